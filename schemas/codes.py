@@ -88,7 +88,38 @@ SEX_LABEL_BG = {"f": "жени", "m": "мъже", "x": "небинарни", "u"
 
 #: EU and EEA member states (ISO 3166-1 alpha-2, lower-case) for the EU / third-country flag.
 EU_EEA = frozenset(
-    "at be bg hr cy cz dk ee fi fr de gr hu ie it lv lt lu mt nl pl pt ro sk si es se is li no".split()
+    [
+        "at",
+        "be",
+        "bg",
+        "hr",
+        "cy",
+        "cz",
+        "dk",
+        "ee",
+        "fi",
+        "fr",
+        "de",
+        "gr",
+        "hu",
+        "ie",
+        "it",
+        "lv",
+        "lt",
+        "lu",
+        "mt",
+        "nl",
+        "pl",
+        "pt",
+        "ro",
+        "sk",
+        "si",
+        "es",
+        "se",
+        "is",
+        "li",
+        "no",
+    ]
 )
 
 

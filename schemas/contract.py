@@ -20,7 +20,8 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Literal
 
 import polars as pl
@@ -118,21 +119,31 @@ PERSONS = Entity(
     required_file=True,
     key="person_id",
     fields=(
-        _f("person_id", "str", "DI", treatment="pseudonymise", required=True, unique=True,
-           description="partner-local key"),
+        _f(
+            "person_id",
+            "str",
+            "DI",
+            treatment="pseudonymise",
+            required=True,
+            unique=True,
+            description="partner-local key",
+        ),
         _f("role", "code", "OP", required=True, codes_=codes.ROLE),
         _f("given_name", "str", "DI", treatment="link_then_drop"),
         _f("middle_name", "str", "DI", treatment="link_then_drop", description="patronymic"),
         _f("family_name", "str", "DI", treatment="link_then_drop"),
-        _f("national_id", "str", "DI", treatment="pseudonymise",
-           description="ЕГН, ЛНЧ, СНИЛС, passport, birth certificate"),
+        _f(
+            "national_id",
+            "str",
+            "DI",
+            treatment="pseudonymise",
+            description="ЕГН, ЛНЧ, СНИЛС, passport, birth certificate",
+        ),
         _f("national_id_type", "code", "OP", codes_=codes.NATIONAL_ID_TYPE),
-        _f("birth_date", "date", "QI", treatment="age_at_reference",
-           description="required for children"),
+        _f("birth_date", "date", "QI", treatment="age_at_reference", description="required for children"),
         _f("sex", "code", "QI", treatment="keep", codes_=codes.SEX),
         _f("citizenship", "str", "QI", treatment="eu_third_country_flag"),
-        _f("settlement_code", "str", "QI", treatment="settlement_to_region",
-           description="EKATTE in BG, OKTMO in RU"),
+        _f("settlement_code", "str", "QI", treatment="settlement_to_region", description="EKATTE in BG, OKTMO in RU"),
         _f("address", "str", "DI", treatment="drop"),
         _f("phone", "str", "DI", treatment="drop"),
         _f("email", "str", "DI", treatment="drop"),
@@ -150,8 +161,7 @@ MEMBERSHIPS = Entity(
     required_file=True,
     fields=(
         _f("family_id", "str", "DI", treatment="pseudonymise", required=True),
-        _f("person_id", "str", "DI", treatment="pseudonymise", required=True,
-           references="persons.person_id"),
+        _f("person_id", "str", "DI", treatment="pseudonymise", required=True, references="persons.person_id"),
         _f("relation", "code", "OP", required=True, codes_=codes.RELATION),
         _f("valid_from", "date", "QI", treatment="month"),
         _f("valid_to", "date", "QI", treatment="month"),
@@ -164,8 +174,7 @@ CASES = Entity(
     key="case_id",
     fields=(
         _f("case_id", "str", "DI", treatment="pseudonymise", required=True, unique=True),
-        _f("family_id", "str", "DI", treatment="pseudonymise", required=True,
-           references="memberships.family_id"),
+        _f("family_id", "str", "DI", treatment="pseudonymise", required=True, references="memberships.family_id"),
         _f("child_person_id", "str", "DI", treatment="pseudonymise", references="persons.person_id"),
         _f("case_type", "code", "SA", treatment="keep", required=True, codes_=codes.CASE_TYPE),
         _f("referral_source", "code", "OP", codes_=codes.REFERRAL_SOURCE),
@@ -184,16 +193,14 @@ EVENTS = Entity(
     fields=(
         _f("event_id", "str", "OP", treatment="pseudonymise", required=True, unique=True),
         _f("case_id", "str", "DI", treatment="pseudonymise", references="cases.case_id"),
-        _f("person_id", "str", "DI", treatment="pseudonymise", required=True,
-           references="persons.person_id"),
+        _f("person_id", "str", "DI", treatment="pseudonymise", required=True, references="persons.person_id"),
         _f("date", "date", "QI", treatment="month", required=True),
         _f("service_code", "code", "OP", required=True, codes_=codes.service_codes()),
         _f("modality", "code", "OP", required=True, codes_=codes.MODALITY),
         _f("setting", "code", "OP", required=True, codes_=codes.SETTING),
         _f("duration_min", "int", "OP", required=True),
         _f("specialist_role", "code", "OP", codes_=codes.SPECIALIST_ROLE),
-        _f("site_id", "str", "QI", treatment="drop",
-           description="outreach sites reveal communities: never published"),
+        _f("site_id", "str", "QI", treatment="drop", description="outreach sites reveal communities: never published"),
         _f("notes", "str", "FT"),
     ),
 )
@@ -202,8 +209,7 @@ PARTICIPATIONS = Entity(
     name="participations",
     required_file=False,
     fields=(
-        _f("person_id", "str", "DI", treatment="pseudonymise", required=True,
-           references="persons.person_id"),
+        _f("person_id", "str", "DI", treatment="pseudonymise", required=True, references="persons.person_id"),
         _f("operation_code", "str", "OP", required=True),
         _f("entry_date", "date", "QI", treatment="month", required=True),
         _f("exit_date", "date", "QI", treatment="month"),
@@ -213,9 +219,7 @@ PARTICIPATIONS = Entity(
 )
 
 #: Entities in the order they are read (referenced entities first).
-ENTITIES: dict[str, Entity] = {
-    e.name: e for e in (PERSONS, MEMBERSHIPS, CASES, EVENTS, PARTICIPATIONS)
-}
+ENTITIES: dict[str, Entity] = {e.name: e for e in (PERSONS, MEMBERSHIPS, CASES, EVENTS, PARTICIPATIONS)}
 
 #: Fields whose text is screened for spreadsheet formulas (=, +, -, @ at the start).
 FORMULA_PREFIXES = ("=", "+", "-", "@")

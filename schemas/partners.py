@@ -101,7 +101,7 @@ PARTNERS: dict[str, Partner] = {
             settlement_code="63255",
             sites=(
                 Site("ruzhintsi", "КСУДС Ружинци", "63255"),
-                Site("drenovets", "Изнесен офис Дреновец", "23488", outreach=True),
+                Site("drenovets", "Изнесен офис Дреновец", "23672", outreach=True),
             ),
             domain="bg-central",
             native_export="csv-cp1251",
