@@ -34,9 +34,7 @@ def age_years(birth: str | pl.Expr, at: date | pl.Expr) -> pl.Expr:
     """Return the completed years of age at ``at`` (a date or a date expression)."""
     b = _col(birth)
     ref = pl.lit(at) if isinstance(at, date) else at
-    had_birthday = (ref.dt.month() > b.dt.month()) | (
-        (ref.dt.month() == b.dt.month()) & (ref.dt.day() >= b.dt.day())
-    )
+    had_birthday = (ref.dt.month() > b.dt.month()) | ((ref.dt.month() == b.dt.month()) & (ref.dt.day() >= b.dt.day()))
     age = (ref.dt.year() - b.dt.year() - pl.when(had_birthday).then(0).otherwise(1)).cast(pl.Int32)
     return age.alias(birth) if isinstance(birth, str) else age
 

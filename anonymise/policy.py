@@ -58,7 +58,9 @@ class Policy:
         """Return a unified diff of this policy against a previous policy text (empty if equal)."""
         if previous is None:
             return []
-        return list(difflib.unified_diff(previous.splitlines(), self.text.splitlines(), "previous", "current", lineterm=""))
+        return list(
+            difflib.unified_diff(previous.splitlines(), self.text.splitlines(), "previous", "current", lineterm="")
+        )
 
 
 def default_policy_text() -> str:

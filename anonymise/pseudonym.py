@@ -36,7 +36,9 @@ def _hash_series(series: pl.Series, key: bytes, length: int) -> pl.Series:
     if distinct.len() == 0:
         return pl.Series(series.name, [None] * series.len(), dtype=pl.String)
     digests = pl.Series(hmac_hex(distinct.cast(pl.String).to_list(), key, length), dtype=pl.String)
-    return series.cast(pl.String).replace_strict(distinct.cast(pl.String), digests, default=None, return_dtype=pl.String)
+    return series.cast(pl.String).replace_strict(
+        distinct.cast(pl.String), digests, default=None, return_dtype=pl.String
+    )
 
 
 def pseudonym(column: str | pl.Expr, key: bytes, length: int = PSEUDONYM_LENGTH) -> pl.Expr:

@@ -1,0 +1,42 @@
+"""Test session set-up: every file a run writes lands under one root the leak tests can grep.
+
+Prefect's home (with its database) and the temp folder are pointed into ``SESSION_ROOT`` before
+Prefect is imported anywhere; the ephemeral Prefect server starts once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SESSION_ROOT = Path(tempfile.mkdtemp(prefix="zakrila-tests-"))
+PREFECT_HOME = SESSION_ROOT / "prefect-home"
+TMP = SESSION_ROOT / "tmp"
+PREFECT_HOME.mkdir()
+TMP.mkdir()
+os.environ["PREFECT_HOME"] = str(PREFECT_HOME)
+os.environ["TMPDIR"] = str(TMP)
+os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{PREFECT_HOME / 'prefect.db'}"
+os.environ.pop("PREFECT_API_URL", None)
+tempfile.tempdir = None  # re-read TMPDIR
+
+from flows import settings  # noqa: E402,F401  (process defaults before Prefect)
+
+
+@pytest.fixture(scope="session")
+def session_root() -> Path:
+    """Return the folder that holds Prefect's home and the temp folder of this test session."""
+    return SESSION_ROOT
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """Start one ephemeral Prefect server (with a database in the session root) for the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

@@ -1,0 +1,104 @@
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+
+from expectations.contract import RESULT_FORMAT, checks_for, snils_valid, suite_json, validate_entity
+from flows.ingest import Batch, read_batch
+from flows.stages import check_batch
+from flows.workspace import Workspace
+from schemas.contract import ENTITIES
+from tests.batches import EVENTS, MEMBERSHIPS, PERSONS, write_batch
+
+TODAY = date(2025, 12, 31)
+
+
+def _person(**changes):
+    row = list(PERSONS[0])
+    cols = ENTITIES["persons"].columns
+    for k, v in changes.items():
+        row[cols.index(k)] = v
+    return row
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"national_id": "1945120317"}, "invalid_checksum:national_id"),
+        ({"birth_date": "2024-02-30"}, "invalid_date:birth_date"),
+        ({"birth_date": "12.05.2019"}, "invalid_date:birth_date"),
+        ({"birth_date": "2031-01-01"}, "implausible_date:birth_date"),
+        ({"sex": "z"}, "unknown_code:sex"),
+        ({"role": ""}, "missing_required:role"),
+        ({"birth_date": ""}, "missing_required:birth_date"),  # required for children
+    ],
+)
+def test_each_contract_violation_quarantines_the_row_with_its_reason(tmp_path, change, reason):
+    folder = write_batch(tmp_path, rows={"persons": [_person(**change), *PERSONS[1:]]})
+    result = check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
+    persons = result["entities"]["persons"]
+    assert persons["quarantined"] == 1 and persons["reasons"] == {reason: 1}
+    quarantine = pl.read_csv(tmp_path / "ws/quarantine/ruse-svetilnik/b1/persons.csv")
+    assert quarantine.rows() == [(1, 2, reason)]
+    # the child's events and membership follow it into quarantine, and counts reconcile
+    events = result["entities"]["events"]
+    assert events["reasons"] == {"reference_quarantined:person_id": 2}
+    for e in result["entities"].values():
+        assert e["received"] == e["accepted"] + e["quarantined"]
+
+
+def test_duplicates_dangling_references_and_bad_integers(tmp_path):
+    events = [
+        EVENTS[0],
+        EVENTS[0],
+        ["e9", "", "nobody", "2025-03-01", "health_consultation", "centre", "individual", "45 мин", "", "", ""],
+    ]
+    folder = write_batch(tmp_path, rows={"events": events})
+    result = check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
+    assert result["entities"]["events"]["reasons"] == {
+        "duplicate_key:event_id": 2,
+        "dangling_reference:person_id": 1,
+        "not_an_integer:duration_min": 1,
+    }
+
+
+def test_memberships_and_events_before_their_start_are_implausible(tmp_path):
+    rows = [["f1", "p1", "child", "2025-05-01", "2025-01-01"], *MEMBERSHIPS[1:]]
+    folder = write_batch(tmp_path, rows={"memberships": rows})
+    result = check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
+    assert result["entities"]["memberships"]["reasons"] == {"implausible_date:valid_to": 1}
+
+
+def test_validation_results_and_quarantine_never_hold_values(tmp_path):
+    canary = "ZZQX-КАНАРЧЕ"
+    bad = _person(sex=canary, national_id="1945120317", given_name=canary)
+    folder = write_batch(tmp_path, rows={"persons": [bad, *PERSONS[1:]]})
+    raw = read_batch(Batch("ruse-svetilnik", "b1", folder))
+    outcome = validate_entity(ENTITIES["persons"], raw["persons"].frame, {}, TODAY)
+    assert outcome.quarantined == 1
+    assert canary not in json.dumps(outcome.expectations, ensure_ascii=False)
+    assert "1945120317" not in json.dumps(outcome.expectations)
+    check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
+    for path in (tmp_path / "ws").rglob("*"):
+        if path.is_file():
+            text = path.read_text("utf-8")
+            assert canary not in text and "1945120317" not in text
+    assert RESULT_FORMAT["exclude_unexpected_values"] is True
+
+
+def test_the_suite_is_built_from_the_contract():
+    suite = suite_json("events")
+    kinds = {(e["type"], e["kwargs"]["column"]) for e in suite["expectations"]}
+    assert ("expect_column_values_to_be_in_set", "service_code") in kinds
+    assert ("expect_column_values_to_be_unique", "event_id") in kinds
+    assert all(e["meta"]["reason"] for e in suite["expectations"])
+    assert len(checks_for(ENTITIES["persons"])) >= 10
+
+
+@pytest.mark.parametrize(
+    ("number", "ok"),
+    [("112-233-445 95", True), ("112-233-445 96", False), ("123-456-789 00", False), ("12345678", False)],
+)
+def test_snils_check_number(number, ok):
+    assert snils_valid(number) is ok
