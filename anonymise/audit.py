@@ -100,5 +100,5 @@ def audit_table(table_id: str, table: pl.DataFrame, dims: list[str], additive: s
         )
         for row in failing.iter_rows(named=True)
     ]
-    least = narrowest["width"].min() if narrowest.height else None
-    return AuditResult(table_id, suppressed, int(least) if least is not None else None, findings)
+    least = narrowest.select(pl.col("width").min()).item() if narrowest.height else None
+    return AuditResult(table_id, suppressed, least, findings)

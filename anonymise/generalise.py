@@ -4,6 +4,7 @@ Exact dates and places single people out; ages, months, districts and flags rare
 returns an expression, so a policy assembles them into one lazy plan per entity.
 
 >>> from datetime import date
+from typing import Any
 >>> frame = pl.DataFrame({"b": [date(2019, 3, 12), date(1990, 12, 31), None]})
 >>> frame.select(age_years("b", date(2025, 3, 11)).alias("age"))["age"].to_list()
 [5, 34, None]
@@ -18,6 +19,7 @@ returns an expression, so a policy assembles them into one lazy plan per entity.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 
@@ -41,7 +43,7 @@ def age_years(birth: str | pl.Expr, at: date | pl.Expr) -> pl.Expr:
 
 def age_band(age: pl.Expr) -> pl.Expr:
     """Return the atomic age band code (``Y0T2`` … ``Y_GE65``) of an age in years; ``_U`` if unknown."""
-    expr = pl.when(age.is_null() | (age < 0)).then(pl.lit(UNKNOWN))
+    expr: Any = pl.when(age.is_null() | (age < 0)).then(pl.lit(UNKNOWN))
     for code, low, high in AGE_BANDS:
         cond = age >= low if high is None else (age >= low) & (age <= high)
         expr = expr.when(cond).then(pl.lit(code))

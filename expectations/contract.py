@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import date
 from functools import cache
 from typing import Any
@@ -58,7 +59,7 @@ class Check:
     column: str
     reason: str
     field: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any] = dc_field(default_factory=dict)
 
 
 @dataclass
@@ -230,7 +231,9 @@ def _context() -> Any:
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False}
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 

@@ -1,0 +1,189 @@
+"""The zakrila run as a Prefect flow: inbox → checks → pseudonymised store → tables → release → report.
+
+Tasks pass paths and counts, never frames; no task result is persisted or cached; logs carry counts.
+Each task wraps one function of ``flows.stages``, so a stage can be replaced without the others.
+"""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import polars as pl
+from prefect import Task, flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from anonymise.keys import KeyStore
+from anonymise.period import Period
+from anonymise.policy import Policy, load_policy
+from anonymise.pseudonym import hmac_hex
+from flows import stages
+from flows.ingest import Batch, discover_batches
+from flows.publish import release_id, write_release
+from flows.report import code_version, write_report
+from flows.workspace import Workspace
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def stage(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """Return the task decorator of a stage: never cached, result never persisted."""
+    return task(name=name, persist_result=False, cache_policy=NO_CACHE, log_prints=False)
+
+
+class RunFailed(RuntimeError):
+    """The run wrote no release; the message is one line a data officer can act on."""
+
+
+@stage("check-contract")
+def check_contract(batch: Batch, workspace: Path, today: date) -> dict[str, Any]:
+    """Check one batch against interchange v1; quarantine failing rows."""
+    result = stages.check_batch(batch, Workspace(workspace), today)
+    logger = get_run_logger()
+    if result["status"] == "failed":
+        logger.error("batch %s failed: %s", batch.key, result["error"])
+    else:
+        for name, e in result["entities"].items():
+            logger.info(
+                "%s %s: received %d, accepted %d, quarantined %d",
+                batch.key,
+                name,
+                e["received"],
+                e["accepted"],
+                e["quarantined"],
+            )
+    return result
+
+
+@stage("pseudonymise")
+def pseudonymise(batch: Batch, workspace: Path, period: Period, jurisdiction: str) -> dict[str, Any]:
+    """Pseudonymise a batch's accepted rows into the store."""
+    result = stages.pseudonymise_stage(batch, Workspace(workspace), period, jurisdiction)
+    get_run_logger().info("%s: stored %s", batch.key, result["rows"])
+    return result
+
+
+@stage("aggregate")
+def aggregate(
+    workspace: Path, jurisdiction: str, period: Period, batches: list[str], quality: list[dict[str, Any]], run_id: str
+) -> dict[str, Any]:
+    """Build the release tables from the pseudonymised store."""
+    return stages.aggregate_stage(Workspace(workspace), jurisdiction, period, batches, quality, run_id)
+
+
+@stage("control-disclosure")
+def control_disclosure(workspace: Path, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
+    """Suppress small cells and their protectors."""
+    return stages.protect_stage(Workspace(workspace), run_id, policy, tables)
+
+
+@stage("audit-disclosure")
+def audit_disclosure(workspace: Path, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
+    """Audit the protected tables from their published values alone."""
+    return stages.audit_stage(Workspace(workspace), run_id, policy, tables)
+
+
+@stage("publish-release")
+def publish_release(
+    workspace: Path, run_id: str, rid: str, policy: Policy, period: Period, jurisdiction: str, table_ids: list[str]
+) -> dict[str, Any]:
+    """Write the signed release folder from the audited tables."""
+    ws = Workspace(workspace)
+    keys = KeyStore.open(ws.keys)
+    tables = {t: pl.read_parquet(ws.work(run_id) / "protected" / f"{t}.parquet") for t in table_ids}
+    meta = {
+        "period": period.label,
+        "jurisdiction": jurisdiction,
+        "policy_sha256": policy.sha256,
+        "classification": policy.data["release"]["classification"],
+        "recipient": policy.data["release"]["recipient"],
+        "code_version": code_version(),
+        "conf_status": {"F": "free", "C": "primary confidential", "D": "secondary confidential"},
+    }
+    folder, files = write_release(ws.releases, rid, tables, meta, keys.signing_key())
+    get_run_logger().info("release %s written with %d files", rid, len(files))
+    return {"release_id": rid, "release_dir": str(folder), "files": files}
+
+
+def _operator_pseudonym(keys: KeyStore, central: str) -> str:
+    return "staff:" + hmac_hex([getpass.getuser()], keys.key(central, "staff"), 16)[0]
+
+
+@flow(name="zakrila-run", persist_result=False, log_prints=False, validate_parameters=True)
+def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = "bg") -> dict[str, Any]:
+    """Run zakrila on an inbox for a period; return the release and report paths (or raise RunFailed)."""
+    logger = get_run_logger()
+    started = datetime.now(UTC)
+    run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    ws = Workspace(Path(workspace))
+    the_period = Period.parse(period)
+    policy = load_policy(ws.policy if ws.policy.exists() else None)
+    tables = stages.tables_for(policy, jurisdiction)
+    keys = KeyStore.open(ws.keys, stages.domains_for(jurisdiction))
+    central = "bg-central" if jurisdiction == "bg" else "ru"
+    batches, skipped = discover_batches(Path(inbox), jurisdiction)  # type: ignore[arg-type]
+    logger.info("run %s: %d batches for %s, period %s", run_id, len(batches), jurisdiction, the_period.label)
+
+    checks = [check_contract(b, ws.root, started.date()) for b in batches]
+    good = [b for b, c in zip(batches, checks, strict=True) if c["status"] == "checked"]
+    stored = [pseudonymise(b, ws.root, the_period, jurisdiction) for b in good]
+    facts: dict[str, Any] = {
+        "run_id": run_id,
+        "started": started,
+        "period": the_period,
+        "jurisdiction": jurisdiction,
+        "inbox": str(inbox),
+        "policy": policy,
+        "keys": keys,
+        "central": central,
+        "checks": checks,
+        "stored": stored,
+        "skipped": skipped,
+        "domains": stages.domains_for(jurisdiction),
+        "operator": _operator_pseudonym(keys, central),
+    }
+    if not good:
+        report = write_report(ws, facts | {"failure": "no batch could be read"})
+        raise RunFailed(f"no batch could be read; see {report}")
+
+    quality = [
+        {
+            "partner": c["partner"],
+            "entity": name,
+            **{k: e[k] for k in ("received", "accepted", "quarantined", "reasons", "completeness", "declined")},
+        }
+        for c in checks
+        if c["status"] == "checked"
+        for name, e in c["entities"].items()
+    ]
+    try:
+        aggregates = aggregate(
+            ws.root, jurisdiction, the_period, [f"{b.partner_id}/{b.batch_id}" for b in good], quality, run_id
+        )
+        protection = control_disclosure(ws.root, run_id, policy, tables)
+        audit = audit_disclosure(ws.root, run_id, policy, tables)
+        facts |= {"aggregates": aggregates, "protection": protection, "audit": audit}
+        failed = [t for t, a in audit.items() if not a["passed"]]
+        if failed:
+            report = write_report(ws, facts | {"failure": f"disclosure audit failed for {', '.join(failed)}"})
+            raise RunFailed(f"disclosure audit failed for {', '.join(failed)}: no release written; see {report}")
+        inputs = [e["sha256"] for c in checks if c["status"] == "checked" for e in c["entities"].values()]
+        fingerprints = [keys.info(d).fingerprint for d in stages.domains_for(jurisdiction)]
+        rid = release_id(the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version())
+        release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables)
+        facts["release"] = release
+        report = write_report(ws, facts)
+    finally:
+        stages.clean_work(ws, run_id)
+    logger.info("run %s finished: release %s", run_id, release["release_id"])
+    return {
+        "run_id": run_id,
+        "release_id": release["release_id"],
+        "release_dir": release["release_dir"],
+        "report": str(report),
+    }
