@@ -12,8 +12,8 @@ among them. From a line an attacker learns, using published values alone:
   [total − published parts, total] if it is the only one, so that width must reach the threshold; a
   suppressed total with every part published lies in [largest part, sum of parts].
 
-Secondary suppression repeats: while a line fails, suppress its smallest published part (else its
-total). ``anonymise.audit`` checks the result independently from the published values. Interactions
+Secondary suppression repeats: while a line fails, suppress its smallest published non-zero part
+(else its total). ``anonymise.audit`` checks the result independently from the published values. Interactions
 between lines (the attacker's linear programs over the whole table) are the disclosure-control work
 of issue 5; this is the line-wise guarantee the report states.
 """
@@ -70,7 +70,10 @@ def line_violations(
     else:
         bad = (
             pl.when(pl.col("total_published"))
-            .then((pl.col("k") == 1) & (pl.min_horizontal("total", "published_sum") < threshold))
+            .then(
+                ((pl.col("k") == 1) & (pl.min_horizontal("total", "published_sum") < threshold))
+                | ((pl.col("k") >= 2) & (pl.col("total") < threshold))
+            )
             .otherwise((pl.col("k") == 0) & ((pl.col("parts_sum") - pl.col("parts_max")) < threshold))
         )
     return stats.filter(bad).select(keys)
@@ -98,7 +101,8 @@ def suppress(
             keys = bad.columns
             candidates = (
                 t.join(bad, on=keys, how="inner")
-                .filter(pl.col("conf_status") == FREE)
+                # a hidden zero protects nothing: a published total of 0 gives it away
+                .filter((pl.col("conf_status") == FREE) & (pl.col("value") > 0))
                 .with_columns((pl.col(dim) == TOTAL).alias("_is_total"))
                 .sort([*keys, "_is_total", "value", "_cell"])
                 .unique(keys, keep="first")

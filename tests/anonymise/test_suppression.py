@@ -108,3 +108,19 @@ def test_long_form_is_sorted_and_typed():
     out = long(wide, SPEC, Period.parse("2025"))
     assert out.columns == ["period", "region", "sex", "measure", "value"]
     assert out["region"].to_list() == ["a", "b"]
+
+
+def test_a_zero_is_never_chosen_to_protect_a_cell():
+    # new entrants: a/f = 2 (primary), a/m = 0, and the a total 2 is primary too; zeros stay published
+    cells = {("a", "f"): 2, ("a", "m"): 0, ("b", "f"): 9, ("b", "m"): 11, ("c", "f"): 6, ("c", "m"): 8}
+    out, _ = suppress(table(cells), SPEC)
+    zeros = out.filter((pl.col("region") == "a") & (pl.col("sex") == "m"))
+    assert zeros["conf_status"].item() == "F" and zeros["value"].item() == 0
+    assert audit_table("TX", out, ["region", "sex"], {"region", "sex"}, 5).passed
+
+
+def test_non_additive_lines_with_a_zero_total_fail_the_audit_if_a_part_is_hidden():
+    spec_rows = [("2025", "s1", "n", 0), ("2025", "s2", "n", 0), ("2025", TOTAL, "n", 0)]
+    t = pl.DataFrame(spec_rows, schema=["period", "service", "measure", "value"], orient="row")
+    t = t.with_columns(pl.when(pl.col("service") != TOTAL).then(None).otherwise(pl.col("value")).alias("value"))
+    assert not audit_table("TY", t, ["service"], set(), 5).passed
