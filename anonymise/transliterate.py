@@ -1,0 +1,71 @@
+"""Bulgarian Cyrillic to Latin script, the official Streamlined System (Transliteration Act, 2009).
+
+The Act (Закон за транслитерацията, ДВ бр. 19/2009) fixes one Latin spelling for every Bulgarian
+letter. It is what Bulgarian passports, ID cards and road signs use, so it is how a Bulgarian name
+appears when a partner types it in Latin letters. Most letters map to one Latin letter; six map to
+digraphs or a trigraph (ж→zh, ц→ts, ч→ch, ш→sh, щ→sht, ю→yu, я→ya); ъ becomes ``a`` and ь becomes ``y``.
+One rule depends on position: ``ия`` at the end of a word becomes ``ia`` (Мария → Maria), while
+elsewhere я stays ``ya`` (Ямбол → Yambol, Илияна → Iliyana).
+
+Capitalisation is kept: a capital letter that turns into several Latin letters is written in title
+case inside a capitalised word (Щерев → Shterev) and all in capitals inside an all-capital word
+(ЖЕЛЯЗКОВ → ZHELYAZKOV). Characters that are not Bulgarian Cyrillic pass through unchanged.
+
+>>> bg_latin('София')
+'Sofia'
+>>> bg_latin('Стефан Щерев')
+'Stefan Shterev'
+>>> bg_latin('ЖЕЛЯЗКОВ')
+'ZHELYAZKOV'
+>>> bg_latin('Юлия'), bg_latin('Юлиана')
+('Yulia', 'Yuliana')
+>>> bg_latin('Ъглен'), bg_latin('Горна Оряховица')
+('Aglen', 'Gorna Oryahovitsa')
+>>> bg_latin('ул. „Христо Ботев“ № 7')
+'ul. „Hristo Botev“ № 7'
+>>> bg_latin('Marie Curie')  # already Latin: unchanged
+'Marie Curie'
+"""
+
+from __future__ import annotations
+
+_LETTERS: dict[str, str] = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i", "й": "y",
+    "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u",
+    "ф": "f", "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sht", "ъ": "a", "ь": "y", "ю": "yu",
+    "я": "ya",
+}  # fmt: skip
+
+
+def _is_upper_letter(ch: str) -> bool:
+    return ch.isalpha() and ch.isupper()
+
+
+def bg_latin(text: str) -> str:
+    """Return ``text`` with Bulgarian Cyrillic written in the Streamlined System's Latin letters.
+
+    >>> bg_latin('Каменица')
+    'Kamenitsa'
+    >>> bg_latin('МАРИЯ ИВАНОВА')
+    'MARIA IVANOVA'
+    >>> bg_latin('Щ.')
+    'Sht.'
+    """
+    out: list[str] = []
+    last = len(text) - 1
+    for i, ch in enumerate(text):
+        lower = ch.lower()
+        latin = _LETTERS.get(lower)
+        if latin is None:
+            out.append(ch)
+            continue
+        nxt = text[i + 1] if i < last else ""
+        if lower == "я" and i > 0 and text[i - 1].lower() == "и" and not nxt.isalpha():
+            latin = "a"  # word-final -ия → -ia
+        if ch != lower:
+            prev = text[i - 1] if i > 0 else ""
+            # All capitals when the word around the letter is in capitals, else title case.
+            all_caps = _is_upper_letter(nxt) or (_is_upper_letter(prev) and not nxt.isalpha())
+            latin = latin.upper() if all_caps else latin.capitalize()
+        out.append(latin)
+    return "".join(out)

@@ -1,0 +1,85 @@
+"""Bulgarian names and places come out in the Streamlined System's Latin letters."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import anonymise.transliterate as transliterate
+from anonymise.transliterate import bg_latin
+
+
+def test_the_module_examples_hold() -> None:
+    result = doctest.testmod(transliterate)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [
+        ("Щерев", "Shterev"),
+        ("ЖЕЛЯЗКОВ", "ZHELYAZKOV"),
+        ("София", "Sofia"),
+        ("Мария", "Maria"),
+        ("Юлия", "Yulia"),
+        ("Стефан Щерев", "Stefan Shterev"),
+        ("Юлиана", "Yuliana"),
+        ("Ъглен", "Aglen"),
+        ("Горна Оряховица", "Gorna Oryahovitsa"),
+        ("Каменица", "Kamenitsa"),
+        ("Христо Ботев", "Hristo Botev"),
+    ],
+)
+def test_names_and_places_follow_the_transliteration_act(cyrillic: str, latin: str) -> None:
+    assert bg_latin(cyrillic) == latin
+
+
+def test_every_letter_of_the_alphabet_has_its_official_spelling() -> None:
+    alphabet = "абвгдежзийклмнопрстуфхцчшщъьюя"
+    official = [
+        "a",
+        "b",
+        "v",
+        "g",
+        "d",
+        "e",
+        "zh",
+        "z",
+        "i",
+        "y",
+        "k",
+        "l",
+        "m",
+        "n",
+        "o",
+        "p",
+        "r",
+        "s",
+        "t",
+        "u",
+        "f",
+        "h",
+        "ts",
+        "ch",
+        "sh",
+        "sht",
+        "a",
+        "y",
+        "yu",
+        "ya",
+    ]
+    assert [bg_latin(letter) for letter in alphabet] == official
+    assert [bg_latin(letter.upper()) for letter in alphabet] == [o.capitalize() for o in official]
+
+
+def test_ia_becomes_ia_only_at_the_end_of_a_word() -> None:
+    assert bg_latin("Илияна") == "Iliyana"
+    assert bg_latin("Мария и Лилия.") == "Maria i Lilia."
+    assert bg_latin("Ия") == "Ia"
+
+
+def test_anything_that_is_not_bulgarian_cyrillic_passes_through() -> None:
+    assert bg_latin("ул. „Шипка“ № 7, ет. 2") == "ul. „Shipka“ № 7, et. 2"
+    assert bg_latin("Ёлка Ivan 123") == "Ёlka Ivan 123"
+    assert bg_latin("") == ""
