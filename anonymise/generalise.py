@@ -4,7 +4,6 @@ Exact dates and places single people out; ages, months, districts and flags rare
 returns an expression, so a policy assembles them into one lazy plan per entity.
 
 >>> from datetime import date
-from typing import Any
 >>> frame = pl.DataFrame({"b": [date(2019, 3, 12), date(1990, 12, 31), None]})
 >>> frame.select(age_years("b", date(2025, 3, 11)).alias("age"))["age"].to_list()
 [5, 34, None]

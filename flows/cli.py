@@ -29,7 +29,7 @@ def _fail(message: str, code: int = 1) -> None:
 @app.command()
 def synth(
     inbox: Path = typer.Option(..., help="Inbox folder to write partner batches into."),
-    scale: float = typer.Option(1.0, help="1.0 is a pilot: about 3,000 persons and 300k events."),
+    scale: float = typer.Option(1.0, help="1.0 is a pilot: about 3,000 persons and 75k service events over two years."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives byte-identical files."),
     defects: float = typer.Option(0.01, help="Share of rows with a planted defect (0 disables)."),
 ) -> None:
@@ -86,7 +86,7 @@ def demo(workspace: Path = typer.Option(Path("workspace"), help="Workspace for t
     started = time.monotonic()
     inbox = workspace / "inbox"
     with console.status("generating synthetic partner batches…"):
-        summary = generate(inbox, scale=0.5, seed=2025, defects=0.01)
+        summary = generate(inbox, scale=1.0, seed=2025, defects=0.01)
     console.print(f"synthetic inbox: {inbox} ({sum(sum(e.values()) for e in summary.counts.values()):,} rows)")
     result = _run(inbox, workspace, DEMO_PERIOD, "bg")
     console.print(f"[bold green]release[/]  {result['release_dir']}")

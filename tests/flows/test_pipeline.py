@@ -1,0 +1,272 @@
+"""End to end: synthetic partners → the real Prefect flow → release and report, checked as users would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from anonymise.keys import KeyStore
+from anonymise.pseudonym import pseudonym
+from flows.publish import verify_release
+from tests.canaries import find_leaks, plant
+
+PERIOD = "2025"
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory, prefect_server, session_root):
+    from flows.pipeline import run_pipeline
+    from flows.synth import generate
+
+    root = tmp_path_factory.mktemp("e2e")
+    inbox = root / "inbox"
+    summary = generate(inbox, scale=0.2, seed=11, defects=0.02)
+    batch = next((inbox / "plovdiv-ksuds").iterdir())
+    canaries = plant(batch)
+    ws = root / "ws"
+    result = run_pipeline(inbox=inbox, workspace=ws, period=PERIOD, jurisdiction="bg")
+    report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
+    return {
+        "root": root,
+        "inbox": inbox,
+        "summary": summary,
+        "ws": ws,
+        "result": result,
+        "report": report,
+        "canaries": canaries,
+        "session_root": session_root,
+    }
+
+
+def test_a_signed_release_with_t04_and_t11_is_written(e2e):
+    release = Path(e2e["result"]["release_dir"])
+    assert sorted(p.name for p in release.iterdir()) == [
+        "T04.csv",
+        "T11.csv",
+        "manifest.json",
+        "manifest.sig",
+        "signing-key.pem",
+    ]
+    assert verify_release(release).ok
+    t04 = pl.read_csv(release / "T04.csv", infer_schema=False)
+    assert t04.columns == [
+        "period",
+        "nuts3",
+        "partner",
+        "service",
+        "age_band",
+        "sex",
+        "measure",
+        "value",
+        "conf_status",
+    ]
+    assert set(t04["conf_status"]) <= {"F", "C", "D"}
+    assert t04.filter(pl.col("conf_status") != "F")["value"].is_null().all()
+    assert t04.filter(pl.col("conf_status") == "F")["value"].is_not_null().all()
+    assert (t04.filter(pl.col("conf_status") == "F")["value"].cast(pl.Int64).is_between(1, 4)).sum() == 0
+
+
+def test_report_json_has_the_public_keys(e2e):
+    r = e2e["report"]
+    for key in ("run_id", "period", "policy_hash", "inputs", "quarantine_reasons", "release_id", "release_files"):
+        assert key in r, key
+    assert r["period"] == PERIOD and r["release_id"] == e2e["result"]["release_id"]
+    assert set(r["release_files"]) == {"T04.csv", "T11.csv"}
+    assert r["disclosure"]["tables"]["T04"]["audit"]["passed"]
+    assert r["pseudonymisation"]["collisions"] == 0
+
+
+def test_received_equals_accepted_plus_quarantined_per_partner_and_entity(e2e):
+    truth = json.loads(e2e["summary"].truth_path.read_text("utf-8"))
+    inputs = e2e["report"]["inputs"]
+    assert set(inputs) == {"ruse-svetilnik", "plovdiv-ksuds", "sofia-kisuds", "ruzhintsi-ksuds"}
+    for partner, entities in inputs.items():
+        for entity, v in entities.items():
+            assert v["received"] == v["accepted"] + v["quarantined"], (partner, entity)
+            planted = 0
+            if partner == "plovdiv-ksuds":
+                planted = {"persons": 1, "memberships": 1, "cases": 1, "events": 3}.get(entity, 0)
+            assert v["received"] == truth["counts"][partner][entity] + planted, (partner, entity)
+    assert e2e["report"]["quality"]["reconciles"]
+
+
+def test_every_planted_defect_is_quarantined_with_its_reason(e2e):
+    truth = json.loads(e2e["summary"].truth_path.read_text("utf-8"))
+    ws = e2e["ws"]
+    planted = [p for p in truth["planted"] if p["partner"] != "samara-krug"]
+    assert planted, "the generator planted no defects"
+    for p in planted:
+        q = pl.read_csv(ws / "quarantine" / p["partner"] / p["batch"] / f"{p['entity']}.csv")
+        row = q.filter(pl.col("_row") == p["row"])
+        assert row.height == 1, p
+        assert f"{p['reason']}:{p['field']}" in row["reasons"].item().split(";"), (p, row["reasons"].item())
+
+
+def test_a_child_served_by_two_partners_counts_once_nationally(e2e):
+    truth = json.loads(e2e["summary"].truth_path.read_text("utf-8"))
+    ws = e2e["ws"]
+    keys = KeyStore.open(ws / "keys")
+    store = ws / "store" / "bg" / PERIOD
+    linked = 0
+    for child in truth["cross_partner_children"]:
+        cids = set()
+        for partner, person_id in zip(child["partners"], child["person_ids"], strict=True):
+            persons = pl.concat([pl.read_parquet(f) for f in (store / partner).rglob("persons.parquet")])
+            pid = pl.DataFrame({"v": [person_id]}).select(pseudonym("v", keys.key(f"local:{partner}", "person")))
+            match = persons.filter(pl.col("person_pid") == pid["v"].item())
+            cids.update(match["person_cid"].to_list())
+        if cids:
+            assert len(cids) == 1, child
+            linked += 1
+    assert linked >= 1
+    t04 = pl.read_csv(Path(e2e["result"]["release_dir"]) / "T04.csv", infer_schema=False)
+    totals = t04.filter(
+        (pl.col("nuts3") == "_T")
+        & (pl.col("service") == "_T")
+        & (pl.col("age_band") == "_T")
+        & (pl.col("sex") == "_T")
+        & (pl.col("measure") == "unique_persons")
+    )
+    national = int(totals.filter(pl.col("partner") == "_T")["value"].item())
+    events = pl.concat([pl.read_parquet(f) for f in store.rglob("events.parquet")])
+    in_period = events.filter(pl.col("month").str.starts_with(PERIOD))
+    assert national == in_period["person_cid"].n_unique()
+    per_partner = dict(in_period.group_by("partner_id").agg(pl.col("person_cid").n_unique()).iter_rows())
+    assert national < sum(per_partner.values())  # someone is counted by two partners, once nationally
+    for partner, value, status in (
+        totals.filter(pl.col("partner") != "_T").select("partner", "value", "conf_status").rows()
+    ):
+        if status == "F":
+            assert int(value) == per_partner[partner]
+
+
+def test_no_canary_leaves_the_inbox_and_the_key_store(e2e):
+    root = e2e["session_root"]
+    inbox_hits = find_leaks([e2e["inbox"]], exclude=[])
+    assert len(inbox_hits) >= 5, "the canaries were not planted: this test would prove nothing"
+    leaks = find_leaks([e2e["ws"], root], exclude=[e2e["inbox"], e2e["summary"].truth_path, e2e["ws"] / "keys"])
+    assert leaks == []
+    assert any((root / "tmp").rglob("*.db")) or any((root / "prefect-home").rglob("*.db")), (
+        "no Prefect database searched"
+    )
+
+
+def test_the_same_inputs_and_keys_give_a_byte_identical_release(e2e, tmp_path):
+    from flows.pipeline import run_pipeline
+
+    ws2 = tmp_path / "ws2"
+    shutil.copytree(e2e["ws"] / "keys", ws2 / "keys")
+    again = run_pipeline(inbox=e2e["inbox"], workspace=ws2, period=PERIOD, jurisdiction="bg")
+    assert again["release_id"] == e2e["result"]["release_id"]
+    first, second = Path(e2e["result"]["release_dir"]), Path(again["release_dir"])
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_malformed_batches_fail_alone_with_file_line_and_problem(e2e, tmp_path):
+    from flows.pipeline import run_pipeline
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(e2e["inbox"], inbox)
+    sofia = next((inbox / "sofia-kisuds").iterdir())
+    (sofia / "persons.csv").write_bytes((sofia / "persons.csv").read_text("utf-8").encode("cp1251", "replace"))
+    ruse = next((inbox / "ruse-svetilnik").iterdir())
+    text = (ruse / "events.csv").read_text("utf-8")
+    (ruse / "events.csv").write_text(text[: len(text) // 2].rstrip("\n").rsplit(",", 2)[0], "utf-8")
+    ruzh = next((inbox / "ruzhintsi-ksuds").iterdir())
+    lines = (ruzh / "memberships.csv").read_text("utf-8").splitlines()
+    (ruzh / "memberships.csv").write_text("\n".join(ln.rsplit(",", 1)[0] for ln in lines) + "\n", "utf-8")
+
+    result = run_pipeline(inbox=inbox, workspace=tmp_path / "ws", period=PERIOD, jurisdiction="bg")
+    report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
+    failed = {b["partner"]: b["error"] for b in report["input_batches"] if b["status"] == "failed"}
+    assert set(failed) == {"sofia-kisuds", "ruse-svetilnik", "ruzhintsi-ksuds"}
+    assert "persons.csv, line" in failed["sofia-kisuds"] and "UTF-8" in failed["sofia-kisuds"]
+    assert "events.csv, line" in failed["ruse-svetilnik"] and "truncated" in failed["ruse-svetilnik"]
+    assert "memberships.csv, line 1: missing column(s) valid_to" in failed["ruzhintsi-ksuds"]
+    assert set(report["inputs"]) == {"plovdiv-ksuds"}
+    assert verify_release(Path(result["release_dir"])).ok
+
+
+def test_the_russian_pilot_runs_in_its_own_domain_and_never_in_the_bulgarian_run(e2e, tmp_path):
+    from flows.pipeline import run_pipeline
+
+    assert "samara-krug" not in e2e["report"]["inputs"]
+    assert any("samara-krug" in s for s in e2e["report"]["skipped_folders"])
+    ws = tmp_path / "ws-ru"
+    result = run_pipeline(inbox=e2e["inbox"], workspace=ws, period=PERIOD, jurisdiction="ru")
+    report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
+    assert set(report["inputs"]) == {"samara-krug"}
+    assert report["release_files"] == ["T11.csv"]
+    domains = {d["domain"] for d in report["pseudonymisation"]["domains"]}
+    assert domains == {"local:samara-krug", "ru"}
+    ru_cids = set(pl.read_parquet(next((ws / "store" / "ru").rglob("persons.parquet")))["person_cid"])
+    bg_cids = set(
+        pl.concat([pl.read_parquet(f) for f in (e2e["ws"] / "store" / "bg").rglob("persons.parquet")])["person_cid"]
+    )
+    assert ru_cids and not ru_cids & bg_cids
+
+
+def test_the_html_report_renders_in_a_real_browser(e2e, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.fail("chromium is not installed: .ci/run installs it (apt-get install chromium)")
+    page = Path(e2e["result"]["report"]) / "report.html"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    for text in (
+        "Доклад за анонимизация",
+        "A. Идентичност",
+        "H. Решение",
+        e2e["result"]["release_id"],
+        "reconciles",
+        "passed",
+    ):
+        assert text in dom, text
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [chromium, *flags, "--window-size=1200,2400", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 20_000
+
+
+def test_cli_run_and_verify_exit_codes(e2e, tmp_path):
+    cli = [sys.executable, "-m", "flows.cli"]
+    bad = subprocess.run(
+        [*cli, "run", "--inbox", str(e2e["inbox"]), "--workspace", str(tmp_path / "w"), "--period", "2025-Q9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "YYYY-Qn" in bad.stderr
+    ok = subprocess.run([*cli, "verify", e2e["result"]["release_dir"]], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    release = Path(e2e["result"]["release_dir"])
+    tampered = tmp_path / "tampered"
+    shutil.copytree(release, tampered)
+    (tampered / "T11.csv").write_text("period\n", "utf-8")
+    fail = subprocess.run([*cli, "verify", str(tampered)], capture_output=True, text=True, timeout=120)
+    assert fail.returncode == 1 and "T11.csv" in fail.stderr
