@@ -46,8 +46,10 @@ def synth(
 
 
 def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[str, str]:
+    from anonymise.keys import KeyStoreError
     from anonymise.period import Period
-    from flows.pipeline import RunFailed, run_pipeline
+    from anonymise.policy import PolicyError
+    from flows.pipeline import RunFailed, StageFailed, run_pipeline
 
     try:
         Period.parse(period)
@@ -57,7 +59,7 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
         _fail(f"inbox {inbox} is not a folder", 2)
     try:
         return run_pipeline(inbox=inbox, workspace=workspace, period=period, jurisdiction=jurisdiction)
-    except RunFailed as exc:
+    except (RunFailed, StageFailed, PolicyError, KeyStoreError) as exc:
         _fail(str(exc))
     raise AssertionError("unreachable")
 

@@ -6,7 +6,9 @@ Each task wraps one function of ``flows.stages``, so a stage can be replaced wit
 
 from __future__ import annotations
 
+import functools
 import getpass
+import os
 import secrets
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -31,9 +33,33 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+class StageFailed(RuntimeError):
+    """A stage failed unexpectedly; the message names the stage and the error type, never values."""
+
+
 def stage(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
-    """Return the task decorator of a stage: never cached, result never persisted."""
-    return task(name=name, persist_result=False, cache_policy=NO_CACHE, log_prints=False)
+    """Return the task decorator of a stage: never cached, result never persisted.
+
+    An unexpected exception is replaced by :class:`StageFailed` naming the stage and the exception's
+    type: the original message may quote a cell (Polars and pandas errors do), and Prefect stores
+    task failures in its database. Set ``ZAKRILA_DEBUG=1`` on a secure machine to keep the original.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Task[P, R]:
+        @functools.wraps(fn)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except (RunFailed, StageFailed):
+                raise
+            except Exception as exc:
+                if os.environ.get("ZAKRILA_DEBUG") == "1":
+                    raise
+                raise StageFailed(f"stage {name} failed with {type(exc).__name__}") from None
+
+        return task(name=name, persist_result=False, cache_policy=NO_CACHE, log_prints=False)(guarded)
+
+    return decorate
 
 
 class RunFailed(RuntimeError):

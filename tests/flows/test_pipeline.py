@@ -270,3 +270,70 @@ def test_cli_run_and_verify_exit_codes(e2e, tmp_path):
     (tampered / "T11.csv").write_text("period\n", "utf-8")
     fail = subprocess.run([*cli, "verify", str(tampered)], capture_output=True, text=True, timeout=120)
     assert fail.returncode == 1 and "T11.csv" in fail.stderr
+
+
+def test_an_unexpected_error_in_a_stage_never_carries_its_message(monkeypatch):
+    from flows.pipeline import StageFailed, stage
+
+    def leaky() -> None:
+        raise ValueError("could not parse 'Канарийка Зюмбюлеврунова' as date")
+
+    monkeypatch.delenv("ZAKRILA_DEBUG", raising=False)
+    with pytest.raises(StageFailed) as err:
+        stage("check-contract")(leaky).fn()
+    assert str(err.value) == "stage check-contract failed with ValueError"
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_formula_text_never_reaches_an_output_unescaped(e2e):
+    truth = json.loads(e2e["summary"].truth_path.read_text("utf-8"))
+    assert truth["formula_cells"], "the generator planted no formula text"
+    for path in e2e["ws"].rglob("*"):
+        if path.is_file() and path.suffix in (".csv", ".json", ".html") and "keys" not in path.parts:
+            text = path.read_text("utf-8")
+            for formula in ("=HYPERLINK", "@SUM("):
+                assert formula not in text, path
+
+
+def test_cli_run_writes_a_release_and_exits_zero(tmp_path, session_root):
+    from tests.batches import write_batch
+
+    inbox = tmp_path / "inbox"
+    for partner in ("ruse-svetilnik", "plovdiv-ksuds"):
+        write_batch(inbox, partner)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.cli",
+            "run",
+            "--inbox",
+            str(inbox),
+            "--workspace",
+            str(tmp_path / "ws"),
+            "--period",
+            "2025-H1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert Path(result["release_dir"]).is_dir() and result["release_id"].startswith("bg-2025-H1-")
+    assert "report.html" in run.stderr
+
+
+def test_a_run_with_no_readable_batch_writes_no_release_and_says_why(tmp_path, prefect_server):
+    from flows.pipeline import RunFailed, run_pipeline
+    from tests.batches import write_batch
+
+    inbox = tmp_path / "inbox"
+    folder = write_batch(inbox)
+    (folder / "persons.csv").write_bytes(b"\xff\xfe not a csv")
+    with pytest.raises(RunFailed, match="no batch could be read"):
+        run_pipeline(inbox=inbox, workspace=tmp_path / "ws", period="2025", jurisdiction="bg")
+    assert not (tmp_path / "ws" / "releases").exists()
+    report = json.loads(next((tmp_path / "ws" / "reports").rglob("report.json")).read_text("utf-8"))
+    assert report["status"] == "no_release" and "persons.csv, line 1" in report["input_batches"][0]["error"]
