@@ -25,9 +25,15 @@ case inside a capitalised word (Щерев → Shterev) and all in capitals insi
 'ul. „Hristo Botev“ № 7'
 >>> bg_latin('Marie Curie')  # already Latin: unchanged
 'Marie Curie'
+
+Russian names are written as in Russian passports, ICAO Doc 9303 (``ru_latin``, via ``iuliia``), and
+words typed with letters of the wrong keyboard layout are put back in one script
+(``lookalikes_to_cyrillic``, ``lookalikes_to_latin``).
 """
 
 from __future__ import annotations
+
+import iuliia
 
 _LETTERS: dict[str, str] = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh", "з": "z", "и": "i", "й": "y",
@@ -69,3 +75,54 @@ def bg_latin(text: str) -> str:
             latin = latin.upper() if all_caps else latin.capitalize()
         out.append(latin)
     return "".join(out)
+
+
+def ru_latin(text: str) -> str:
+    """Return ``text`` with Russian Cyrillic written as in Russian passports (ICAO Doc 9303).
+
+    ICAO writes ё as ``e``, й as ``i``, ъ as ``ie`` and drops ь. Letters that are not Russian pass
+    through unchanged. Capitals that become several Latin letters are title-cased even inside an
+    all-capital word (``iuliia``'s behaviour), so lower-case the text first when comparing.
+
+    >>> ru_latin('Юлия Щеглова')
+    'Iuliia Shcheglova'
+    >>> ru_latin('Пётр Фёдоров'), ru_latin('Андрей Видный')
+    ('Petr Fedorov', 'Andrei Vidnyi')
+    >>> ru_latin('ЖЕЛЯЗКОВ')
+    'ZhELIaZKOV'
+    """
+    return str(iuliia.ICAO_DOC_9303.translate(text))
+
+
+#: Latin letters drawn like a Russian or Bulgarian letter (the Unicode "confusables" of the two
+#: alphabets): what a word typed half on the wrong keyboard layout contains.
+_LOOKALIKES = {
+    "A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "K": "К", "M": "М", "O": "О", "P": "Р", "T": "Т",
+    "X": "Х", "Y": "У", "a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у",
+}  # fmt: skip
+_TO_CYRILLIC = str.maketrans(_LOOKALIKES)
+_TO_LATIN = str.maketrans({cyrillic: latin for latin, cyrillic in _LOOKALIKES.items()})
+
+
+def lookalikes_to_cyrillic(text: str) -> str:
+    """Return ``text`` with each Latin letter that looks like a Cyrillic one replaced by that letter.
+
+    >>> lookalikes_to_cyrillic('Пeтpов') == 'Петров'  # Latin e and p
+    True
+    >>> lookalikes_to_cyrillic('MЮ') == 'МЮ'  # Latin M
+    True
+    >>> lookalikes_to_cyrillic('Ivan').isascii()  # the Latin a becomes Cyrillic: mind where you use it
+    False
+    """
+    return text.translate(_TO_CYRILLIC)
+
+
+def lookalikes_to_latin(text: str) -> str:
+    """Return ``text`` with each Cyrillic letter that looks like a Latin one replaced by that letter.
+
+    >>> lookalikes_to_latin('РА1234567') == 'PA1234567'  # Cyrillic Р and А
+    True
+    >>> lookalikes_to_latin('Жоро')[1:]  # ж has no Latin twin
+    'opo'
+    """
+    return text.translate(_TO_LATIN)
