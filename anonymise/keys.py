@@ -1,52 +1,50 @@
-"""The key store: one master secret per pseudonymisation domain, purpose keys derived with HKDF.
+"""Key material for pseudonymisation: purpose keys, fingerprints, and sealing secrets at rest.
 
 A pseudonymisation domain (EDPB Guidelines 01/2025) is the set of data in which one pseudonym means
 one person: each partner has its own (``local:<partner>``), Bulgarian partners share ``bg-central``
 for national de-duplication, and the Russian pilot has ``ru``, never linked to the others.
 
-Each domain holds one 256-bit master secret. Keys for a purpose (``person``, ``family``, ``case``,
-``staff``, ``event``, ``fallback``, ``record``) are derived from it with HKDF-SHA256, so a pseudonym of
-a family can never equal the pseudonym of a person with the same partner key.
+Each domain holds a 256-bit master secret per *generation* (rotation adds one). Keys for a purpose
+(``person``, ``family``, ``case``, ``staff``, ``event``, ``fallback``, ``record``) are derived from it
+with HKDF-SHA256, so a family's pseudonym can never equal a person's under the same partner key.
 
-Keys never leave this module except as bytes handed to the pseudonym expressions; the outside world
-sees key IDs (``bg-central#1``) and fingerprints (a hash of the key under a fixed label, which
-identifies the key without revealing it).
+Secrets are sealed at rest with AES-256-GCM under a key derived from a passphrase with scrypt; the
+domain and generation are bound as associated data, so a sealed secret cannot be moved to another
+slot. Outside this module a key is known by its ID (``bg-central#2``) and fingerprint only.
 
-The store is a folder with ``keystore.json`` (mode 0600, folder 0700) and an Ed25519 release-signing
-key. Encryption at rest and rotation come with the key-management work (issue 3).
+This module is pure: bytes in, bytes out. The file-backed store is ``flows.keystore``.
+
+>>> master = bytes(range(32))
+>>> derive(master, "bg-central", "person") != derive(master, "bg-central", "family")
+True
+>>> kek = passphrase_key("correct horse", bytes(16), n=2**10)
+>>> nonce, sealed = seal(master, kek, "bg-central#1", nonce=bytes(12))
+>>> unseal(nonce, sealed, kek, "bg-central#1") == master
+True
+>>> unseal(nonce, sealed, kek, "ru#1")
+Traceback (most recent call last):
+...
+anonymise.keys.KeyStoreError: the secret for ru#1 cannot be unsealed: wrong passphrase or a damaged key store
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 PURPOSES = ("person", "family", "case", "staff", "event", "fallback", "record")
-KEYSTORE_FILE = "keystore.json"
-SIGNING_KEY_FILE = "release-signing.pem"
+SCRYPT_N = 2**15  # ~0.1 s and 32 MiB per unlock: slow for a guesser, fine for a run
 
 
 class KeyStoreError(RuntimeError):
-    """The key store is missing, unreadable or lacks a domain; the message never holds key material."""
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """What may be shown about a domain key: its ID, creation time and fingerprint."""
-
-    domain: str
-    key_id: str
-    created: str
-    fingerprint: str
+    """A key cannot be had; the message never holds key material."""
 
 
 def fingerprint(secret: bytes) -> str:
@@ -62,92 +60,27 @@ def derive(master: bytes, domain: str, purpose: str) -> bytes:
     return hkdf.derive(master)
 
 
-class KeyStore:
-    """A local key store in a folder; created on first use with owner-only permissions."""
+def passphrase_key(passphrase: str, salt: bytes, n: int = SCRYPT_N, r: int = 8, p: int = 1) -> bytes:
+    """Return the 32-byte key-encryption key derived from a passphrase with scrypt."""
+    if not passphrase:
+        raise KeyStoreError("the key store passphrase is empty")
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self._path = self.folder / KEYSTORE_FILE
-        self._data: dict[str, dict[str, str]] = {}
-        if self._path.exists():
-            try:
-                self._data = json.loads(self._path.read_text())["domains"]
-            except (ValueError, KeyError) as exc:
-                raise KeyStoreError(f"key store {self._path} is unreadable ({type(exc).__name__})") from None
 
-    @classmethod
-    def open(cls, folder: Path, domains: list[str] | None = None) -> KeyStore:
-        """Return the store in ``folder``, creating it and any missing ``domains`` on first use."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
-        store = cls(folder)
-        missing = [d for d in (domains or []) if d not in store._data]
-        if missing or not store._path.exists():
-            for domain in missing:
-                store._data[domain] = {
-                    "secret": secrets.token_hex(32),
-                    "generation": "1",
-                    "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
-                }
-            store._save()
-        store._ensure_signing_key()
-        return store
+def seal(secret: bytes, kek: bytes, slot: str, nonce: bytes | None = None) -> tuple[bytes, bytes]:
+    """Return (nonce, ciphertext) of a secret sealed with AES-256-GCM, bound to its slot name."""
+    nonce = nonce if nonce is not None else os.urandom(12)
+    return nonce, AESGCM(kek).encrypt(nonce, secret, slot.encode())
 
-    def _save(self) -> None:
-        tmp = self._path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"format": "zakrila-keystore-1", "domains": self._data}, fh, indent=1, sort_keys=True)
-        os.replace(tmp, self._path)
-        os.chmod(self._path, 0o600)
 
-    def _ensure_signing_key(self) -> None:
-        path = self.folder / SIGNING_KEY_FILE
-        if path.exists():
-            return
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-
-    def _master(self, domain: str) -> bytes:
-        try:
-            return bytes.fromhex(self._data[domain]["secret"])
-        except KeyError:
-            raise KeyStoreError(f"key store {self.folder} has no key for domain {domain!r}") from None
-
-    def key(self, domain: str, purpose: str) -> bytes:
-        """Return the derived key for ``purpose`` in ``domain``."""
-        return derive(self._master(domain), domain, purpose)
-
-    def info(self, domain: str) -> KeyInfo:
-        """Return the showable facts about a domain key."""
-        entry = self._data.get(domain)
-        if entry is None:
-            raise KeyStoreError(f"key store {self.folder} has no key for domain {domain!r}")
-        return KeyInfo(
-            domain=domain,
-            key_id=f"{domain}#{entry['generation']}",
-            created=entry["created"],
-            fingerprint=fingerprint(self._master(domain)),
-        )
-
-    def domains(self) -> list[str]:
-        """Return the domains the store holds keys for, sorted."""
-        return sorted(self._data)
-
-    def signing_key(self) -> Ed25519PrivateKey:
-        """Return the Ed25519 key that signs release manifests."""
-        key = serialization.load_pem_private_key((self.folder / SIGNING_KEY_FILE).read_bytes(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
-        return key
-
-    def verify_key(self) -> Ed25519PublicKey:
-        """Return the public half of the release-signing key."""
-        return self.signing_key().public_key()
+def unseal(nonce: bytes, ciphertext: bytes, kek: bytes, slot: str) -> bytes:
+    """Return a sealed secret; KeyStoreError if the passphrase or the slot is wrong."""
+    try:
+        return AESGCM(kek).decrypt(nonce, ciphertext, slot.encode())
+    except InvalidTag:
+        raise KeyStoreError(
+            f"the secret for {slot} cannot be unsealed: wrong passphrase or a damaged key store"
+        ) from None
 
 
 def public_key_pem(key: Ed25519PublicKey) -> bytes:

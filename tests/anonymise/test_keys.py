@@ -1,41 +1,40 @@
-import json
-import stat
-
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from anonymise.keys import PURPOSES, KeyStore, KeyStoreError, derive, fingerprint
+from anonymise.keys import PURPOSES, KeyStoreError, derive, fingerprint, passphrase_key, seal, unseal
 
-
-def test_store_is_created_owner_only_and_reopens_with_the_same_keys(tmp_path):
-    store = KeyStore.open(tmp_path / "keys", ["bg-central", "local:ruse-svetilnik"])
-    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
-    assert stat.S_IMODE((tmp_path / "keys" / "keystore.json").stat().st_mode) == 0o600
-    assert stat.S_IMODE((tmp_path / "keys" / "release-signing.pem").stat().st_mode) == 0o600
-    again = KeyStore.open(tmp_path / "keys", ["bg-central"])
-    assert again.key("bg-central", "person") == store.key("bg-central", "person")
+MASTER = bytes(range(32))
 
 
-def test_keys_differ_across_domains_and_purposes(tmp_path):
-    store = KeyStore.open(tmp_path, ["bg-central", "ru", "local:a"])
-    keys = {(d, p): store.key(d, p) for d in ("bg-central", "ru", "local:a") for p in PURPOSES}
+def test_keys_differ_across_domains_and_purposes():
+    keys = {(d, p): derive(MASTER, d, p) for d in ("bg-central", "ru", "local:a") for p in PURPOSES}
     assert len(set(keys.values())) == len(keys)
-
-
-def test_info_shows_fingerprint_never_the_secret(tmp_path):
-    store = KeyStore.open(tmp_path, ["bg-central"])
-    info = store.info("bg-central")
-    secret_hex = json.loads((tmp_path / "keystore.json").read_text())["domains"]["bg-central"]["secret"]
-    assert info.key_id == "bg-central#1"
-    assert info.fingerprint not in secret_hex and secret_hex not in repr(info)
-    assert info.fingerprint == fingerprint(bytes.fromhex(secret_hex))
-
-
-def test_missing_domain_is_a_clear_error_not_a_new_key(tmp_path):
-    store = KeyStore.open(tmp_path, ["bg-central"])
-    with pytest.raises(KeyStoreError, match="no key for domain 'ru'"):
-        store.key("ru", "person")
 
 
 def test_unknown_purpose_is_refused():
     with pytest.raises(KeyStoreError, match="unknown key purpose"):
-        derive(bytes(32), "bg-central", "marketing")
+        derive(MASTER, "bg-central", "marketing")
+
+
+def test_fingerprint_identifies_without_revealing():
+    fp = fingerprint(MASTER)
+    assert len(fp) == 16 and fp not in MASTER.hex() and fp != fingerprint(bytes(32))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.text(min_size=1, max_size=20))
+def test_sealed_secrets_open_only_with_their_passphrase_and_slot(secret, passphrase):
+    kek = passphrase_key(passphrase, bytes(16), n=2**10)
+    nonce, sealed = seal(secret, kek, "bg-central#1")
+    assert secret not in sealed
+    assert unseal(nonce, sealed, kek, "bg-central#1") == secret
+    with pytest.raises(KeyStoreError):
+        unseal(nonce, sealed, kek, "bg-central#2")
+    with pytest.raises(KeyStoreError):
+        unseal(nonce, sealed, passphrase_key(passphrase + "x", bytes(16), n=2**10), "bg-central#1")
+
+
+def test_an_empty_passphrase_is_refused():
+    with pytest.raises(KeyStoreError, match="empty"):
+        passphrase_key("", bytes(16))
