@@ -1,35 +1,73 @@
-"""The anonymisation policy: treatments, thresholds and release settings, as a hashed TOML file.
+"""The anonymisation policy: treatments, thresholds, domains and release settings, as signed TOML.
 
-The policy is data the DPO changes, not code. Its SHA-256 identifies it in every report and release;
-approval by signature comes with issue 3.
+The policy is data the DPO changes, not code. Its SHA-256 identifies it in every report and release,
+and a policy is only used once the DPO has signed that hash with their Ed25519 key: an edited policy
+has another hash, so an unapproved or altered policy stops the run before anything is read.
+
+Validation errors name the line, so the person editing the file can find what is wrong.
+
+>>> p = parse_policy(default_policy_text())
+>>> p.threshold, p.tables
+(5, ['T04', 'T11'])
+>>> parse_policy(default_policy_text().replace('FT = "drop_after_scan"', 'FT = "keep"'), "policy.toml")
+Traceback (most recent call last):
+...
+anonymise.policy.PolicyError: policy.toml, line 23: [treatments] FT = 'keep' is not allowed; allowed: drop_after_scan
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from anonymise.keys import public_key_fingerprint
+from schemas.contract import ENTITIES
+from schemas.partners import PARTNERS
+
+SECTIONS = {
+    "policy": {"name", "version", "purpose", "dpia_reference"},
+    "legal_basis": None,  # free keys: sensitive field → legal basis
+    "treatments": {"DI", "QI", "SA", "FT", "OP"},
+    "fields": None,  # "entity.field" → treatment
+    "domains": None,  # partner → central domain
+    "disclosure": {"method", "threshold", "threshold_sensitive"},
+    "release": {"tables", "recipient", "classification", "retention_days_store"},
+}
 REQUIRED = {
     "policy": ("name", "version", "purpose", "dpia_reference"),
     "treatments": ("DI", "QI", "SA", "FT", "OP"),
     "disclosure": ("method", "threshold"),
     "release": ("tables", "recipient", "classification"),
 }
+#: Treatments the code implements, per field class. Free text can only be dropped until the scrubber
+#: exists (issue 4); a direct identifier can never be kept.
+CLASS_TREATMENTS = {
+    "DI": ("pseudonymise_or_drop",),
+    "QI": ("generalise",),
+    "SA": ("keep_tristate", "drop"),
+    "FT": ("drop_after_scan",),
+    "OP": ("keep", "drop"),
+}
 METHODS = ("suppression",)
+KNOWN_TABLES = ("T04", "T11")
+APPROVAL_LABEL = b"zakrila policy approval v1\n"
 
 
 class PolicyError(ValueError):
-    """The policy file is not valid; the message names the file and what is wrong."""
+    """The policy is not valid or not approved; the message names the file, line and problem."""
 
 
 @dataclass(frozen=True)
 class Policy:
-    """A loaded policy with its text and hash."""
+    """A validated policy with its text and hash."""
 
     source: str
     text: str
@@ -51,7 +89,7 @@ class Policy:
         return list(self.data["release"]["tables"])
 
     def dropped_fields(self) -> set[str]:
-        """Return the ``entity.field`` names the policy drops outright."""
+        """Return the ``entity.field`` names the policy drops."""
         return {k for k, v in self.data.get("fields", {}).items() if v == "drop"}
 
     def diff(self, previous: str | None) -> list[str]:
@@ -68,25 +106,117 @@ def default_policy_text() -> str:
     return resources.files("anonymise").joinpath("default_policy.toml").read_text("utf-8")
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Return the policy at ``path`` (the shipped default if None), validated."""
-    text = default_policy_text() if path is None else Path(path).read_text("utf-8")
-    source = "default" if path is None else str(path)
+def line_of(text: str, section: str, key: str | None = None) -> int:
+    """Return the line of ``key`` in ``[section]`` (or of the section header), 1-based; 1 if absent."""
+    current = None
+    header = 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(r"\s*\[([^\]]+)\]", line)
+        if match:
+            current = match.group(1).strip()
+            if current == section:
+                header = number
+            continue
+        if current == section and key is not None and re.match(rf'\s*"?{re.escape(key)}"?\s*=', line):
+            return number
+    return header
+
+
+def parse_policy(text: str, source: str = "policy") -> Policy:
+    """Return the validated policy in ``text``; PolicyError naming the line otherwise."""
+
+    def fail(section: str, key: str | None, problem: str) -> PolicyError:
+        return PolicyError(f"{source}, line {line_of(text, section, key)}: {problem}")
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: {exc}") from None
+    for section, value in data.items():
+        if section not in SECTIONS:
+            raise fail(section, None, f"unknown section [{section}]; known: {', '.join(SECTIONS)}")
+        allowed = SECTIONS[section]
+        if allowed is not None:
+            for key in value:
+                if key not in allowed:
+                    raise fail(section, key, f"unknown key {key!r} in [{section}]")
     for section, keys in REQUIRED.items():
         if section not in data:
             raise PolicyError(f"{source}: section [{section}] is missing")
         for key in keys:
             if key not in data[section]:
-                raise PolicyError(f"{source}: [{section}] lacks {key!r}")
-    if data["disclosure"]["method"] not in METHODS:
-        raise PolicyError(f"{source}: [disclosure] method must be one of {', '.join(METHODS)}")
-    if not isinstance(data["disclosure"]["threshold"], int) or data["disclosure"]["threshold"] < 2:
-        raise PolicyError(f"{source}: [disclosure] threshold must be an integer of at least 2")
-    unknown = [t for t in data["release"]["tables"] if t not in ("T04", "T11")]
+                raise fail(section, None, f"[{section}] lacks {key!r}")
+    for cls, treatment in data["treatments"].items():
+        if treatment not in CLASS_TREATMENTS[cls]:
+            allowed_text = ", ".join(CLASS_TREATMENTS[cls])
+            raise fail("treatments", cls, f"[treatments] {cls} = {treatment!r} is not allowed; allowed: {allowed_text}")
+    for name, treatment in data.get("fields", {}).items():
+        _check_field(name, treatment, lambda problem, n=name: fail("fields", n, problem))
+    for partner_id, domain in data.get("domains", {}).items():
+        partner = PARTNERS.get(partner_id)
+        if partner is None:
+            raise fail("domains", partner_id, f"[domains] {partner_id!r} is not in the partner registry")
+        if domain != partner.domain:
+            raise fail(
+                "domains",
+                partner_id,
+                f"[domains] {partner_id} must stay in {partner.domain!r} (its jurisdiction), not {domain!r}",
+            )
+    disclosure = data["disclosure"]
+    if disclosure["method"] not in METHODS:
+        raise fail("disclosure", "method", f"[disclosure] method must be one of {', '.join(METHODS)}")
+    threshold = disclosure["threshold"]
+    if not isinstance(threshold, int) or threshold < 2:
+        raise fail("disclosure", "threshold", "[disclosure] threshold must be an integer of at least 2")
+    sensitive = disclosure.get("threshold_sensitive", threshold)
+    if not isinstance(sensitive, int) or sensitive < threshold:
+        raise fail("disclosure", "threshold_sensitive", "[disclosure] threshold_sensitive must be >= threshold")
+    unknown = [t for t in data["release"]["tables"] if t not in KNOWN_TABLES]
     if unknown:
-        raise PolicyError(f"{source}: [release] tables {unknown} are not built yet (known: T04, T11)")
+        raise fail(
+            "release", "tables", f"[release] tables {unknown} are not built yet (known: {', '.join(KNOWN_TABLES)})"
+        )
     return Policy(source=source, text=text, data=data)
+
+
+def _check_field(name: str, treatment: str, fail: Any) -> None:
+    entity, _, field_name = name.partition(".")
+    if entity not in ENTITIES or field_name not in ENTITIES[entity].columns:
+        raise fail(f"[fields] {name!r} is not a field of interchange v1")
+    f = next(x for x in ENTITIES[entity].fields if x.name == field_name)
+    if treatment == "keep" and f.field_class in ("DI", "FT"):
+        raise fail(f"[fields] {name} is {f.field_class} and can never be kept in the clear")
+    if field_name in ("person_id", "event_id") and treatment == "drop":
+        raise fail(f"[fields] {name} is a record key and cannot be dropped")
+    if treatment not in ("drop", "keep", f.treatment):
+        raise fail(f"[fields] {name} = {treatment!r}: use drop, keep or its default {f.treatment!r}")
+
+
+def approval_message(policy_sha256: str) -> bytes:
+    """Return the bytes a DPO signs to approve the policy with this hash."""
+    return APPROVAL_LABEL + policy_sha256.encode("ascii")
+
+
+def sign_approval(policy: Policy, dpo_key: Ed25519PrivateKey, approved_at: str) -> dict[str, str]:
+    """Return the approval record of a policy signed with the DPO's key."""
+    return {
+        "policy_sha256": policy.sha256,
+        "approved_at": approved_at,
+        "dpo_key_sha256": public_key_fingerprint(dpo_key.public_key()),
+        "signature": dpo_key.sign(approval_message(policy.sha256)).hex(),
+    }
+
+
+def approval_problem(policy: Policy, record: dict[str, str] | None, dpo_public: Ed25519PublicKey) -> str | None:
+    """Return why the policy is not approved by this DPO key, or None if it is."""
+    if record is None:
+        return "the policy has not been approved by the DPO ('zakrila policy approve')"
+    if record.get("policy_sha256") != policy.sha256:
+        return "the policy was changed after the DPO approved it (its SHA-256 differs); ask the DPO to approve it"
+    if record.get("dpo_key_sha256") != public_key_fingerprint(dpo_public):
+        return "the approval was signed with another key than the DPO key of this workspace"
+    try:
+        dpo_public.verify(bytes.fromhex(record.get("signature", "")), approval_message(policy.sha256))
+    except (InvalidSignature, ValueError):
+        return "the DPO's signature over the policy does not verify"
+    return None
