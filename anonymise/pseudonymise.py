@@ -7,9 +7,10 @@ names, addresses, phones, e-mails and notes are dropped after use. Nothing here 
 Linkage of a person in the central domain, strongest first:
 
 1. ``national_id``: a checksummed ЕГН, ЛНЧ or СНИЛС, or a passport or birth-certificate number,
-   normalised and typed (``egn:7501010010``) before hashing;
-2. ``fallback``: normalised given name, family name and birth date under the separate fallback key
-   (weaker: spelling variants split a person, namesakes born the same day merge);
+   validated, normalised and typed (``egn:7501010010``) before hashing (``anonymise.identifiers``);
+2. ``fallback``: given name, family name and birth date normalised across scripts and spellings
+   (``anonymise.names``: «Иван Петров» = «Ivan Petrov», ё = е, no patronymic) under the separate
+   fallback key — weaker: namesakes born the same day merge;
 3. ``none``: no usable identifier; the person gets a central pseudonym of its own.
 """
 
@@ -20,11 +21,13 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from schemas.geography import geography_columns
 
 from anonymise.generalise import age_band, age_years, citizenship_group, month, quarter, tri_state
+from anonymise.identifiers import linkage_expr
+from anonymise.names import fallback_key_expr
 from anonymise.pseudonym import pseudonym
 from anonymise.text import scan_counts
+from schemas.geography import geography_columns
 
 NATIONAL_ID_TYPES = {"egn": "egn", "lnc": "lnc", "snils": "snils", "passport": "passport", "birth_certificate": "bc"}
 
@@ -52,30 +55,6 @@ class Pseudonymised:
     dropped_fields: dict[str, list[str]] = field(default_factory=dict)
 
 
-def normalise_name(column: str) -> pl.Expr:
-    """Return a name normalised for matching: NFKC, lower case, ё→е, letters only, single spaces."""
-    return (
-        pl.col(column)
-        .str.normalize("NFKC")
-        .str.to_lowercase()
-        .str.replace_all("ё", "е")
-        .str.replace_all(r"[^\p{L}]+", " ")
-        .str.strip_chars()
-    )
-
-
-def _national_id_input() -> pl.Expr:
-    kind = pl.col("national_id_type").replace_strict(NATIONAL_ID_TYPES, default=None)
-    number = pl.col("national_id").str.to_uppercase().str.replace_all(r"[^0-9A-ZА-Я]", "")
-    return pl.when(kind.is_not_null() & (number.str.len_chars() > 0)).then(pl.concat_str([kind, pl.lit(":"), number]))
-
-
-def _fallback_input() -> pl.Expr:
-    parts = [normalise_name("given_name"), normalise_name("family_name"), pl.col("birth_date").cast(pl.String)]
-    ok = pl.all_horizontal([p.is_not_null() & (p.str.len_chars() > 0) for p in parts])
-    return pl.when(ok).then(pl.concat_str([pl.lit("fb:"), *[p + pl.lit("|") for p in parts]]))
-
-
 def _typed(frame: pl.DataFrame, dates: list[str], ints: list[str] = ()) -> pl.DataFrame:  # type: ignore[assignment]
     return frame.with_columns(
         [pl.col(c).str.strptime(pl.Date, "%Y-%m-%d", strict=False) for c in dates]
@@ -89,14 +68,15 @@ def pseudonymise_batch(
     partner_id: str,
     reference_date: date,
     national_citizenship: str = "bg",
+    language: str = "bg",
 ) -> Pseudonymised:
     """Return the store frames of a batch's accepted rows, pseudonymised and generalised."""
     frames: dict[str, pl.DataFrame] = {}
     text_scan = {name: scan_counts(f["notes"]) for name, f in raw.items() if "notes" in f.columns}
 
     persons = _typed(raw["persons"], ["birth_date"])
-    nid = _national_id_input()
-    fallback = _fallback_input()
+    nid = linkage_expr("national_id", "national_id_type")
+    fallback = fallback_key_expr("given_name", "family_name", "birth_date", language)
     persons = persons.with_columns(
         pl.when(nid.is_not_null())
         .then(pl.lit("national_id"))

@@ -12,8 +12,9 @@ vectorised over the column; the Presidio-based analyzer with name detection deep
 from __future__ import annotations
 
 import polars as pl
-from stdnum.bg import egn, pnf
 from stdnum.ru import inn
+
+from anonymise.identifiers import egn, lnc, snils
 
 _PATTERNS: dict[str, str] = {
     "email": r"[\w.+-]+@[\w-]+\.[\w.-]+",
@@ -28,24 +29,10 @@ _NATIONAL_ID = r"\b\d{10}\b|\b\d{3}-\d{3}-\d{3}\s?\d{2}\b|\b\d{12}\b"
 def _is_national_id(value: str) -> bool:
     digits = value.replace("-", "").replace(" ", "")
     if len(digits) == 10:
-        return egn.is_valid(digits) or pnf.is_valid(digits) or inn.is_valid(digits)
+        return egn.is_valid(digits) or lnc.is_valid(digits) or inn.is_valid(digits)
     if len(digits) == 11:
-        return snils_is_valid(digits)
+        return snils.is_valid(digits)
     return inn.is_valid(digits)
-
-
-def snils_is_valid(number: str) -> bool:
-    """Return whether an 11-digit СНИЛС has the right check number.
-
-    >>> snils_is_valid("112-233-445 95"), snils_is_valid("112-233-445 96")
-    (True, False)
-    """
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if len(digits) != 11:
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(9, 0, -1), strict=True))
-    check = total if total < 100 else 0 if total in (100, 101) else total % 101
-    return f"{check % 100:02d}" == digits[9:]
 
 
 def scan_counts(texts: pl.Series) -> dict[str, int]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date
@@ -22,7 +23,6 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-from stdnum.bg import egn, pnf
 
 from schemas.contract import ENTITIES, Entity
 
@@ -158,43 +158,26 @@ def checks_for(entity: Entity) -> list[Check]:
     return out
 
 
-def _national_id_ok(frame: pl.DataFrame) -> pl.Expr:
+#: ``(number, kind) -> valid`` for the national-ID kinds that carry a checksum; the flows layer passes
+#: ``anonymise.identifiers.checksum_valid`` so there is one implementation of every check digit.
+NationalIdCheck = Callable[[str, str], bool]
+CHECKSUMMED = ("egn", "lnc", "snils")
+
+
+def _national_id_ok(frame: pl.DataFrame, id_valid: NationalIdCheck) -> pl.Expr:
     """Return an expression: the national ID passes its checksum, or has no checksum to pass."""
     pairs = frame.select("national_id", "national_id_type").drop_nulls().unique()
-    valid: list[tuple[str, str]] = []
-    for number, kind in pairs.iter_rows():  # distinct values only
-        ok = (
-            egn.is_valid(number)
-            if kind == "egn"
-            else pnf.is_valid(number)
-            if kind == "lnc"
-            else snils_valid(number)
-            if kind == "snils"
-            else True
-        )
-        if ok:
-            valid.append((number, kind))
+    ok_keys = [f"{n}\x00{k}" for n, k in pairs.iter_rows() if k not in CHECKSUMMED or id_valid(n, k)]  # distinct only
     keyed = pl.concat_str([pl.col("national_id"), pl.lit("\x00"), pl.col("national_id_type")])
-    ok_keys = [f"{n}\x00{k}" for n, k in valid]
     return (
         pl.col("national_id").is_null()
-        | ~pl.col("national_id_type").is_in(["egn", "lnc", "snils"]).fill_null(False)
+        | ~pl.col("national_id_type").is_in(list(CHECKSUMMED)).fill_null(False)
         | keyed.is_in(ok_keys)
     )
 
 
-def snils_valid(number: str) -> bool:
-    """Return whether a СНИЛС (``XXX-XXX-XXX YY``) has the right check number."""
-    digits = "".join(ch for ch in number if ch.isdigit())
-    if len(digits) != 11:
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(9, 0, -1), strict=True))
-    check = total if total < 100 else 0 if total in (100, 101) else total % 101
-    return f"{check % 100:02d}" == digits[9:]
-
-
 def derive_check_columns(
-    entity: Entity, frame: pl.DataFrame, references: dict[str, pl.Series], today: date
+    entity: Entity, frame: pl.DataFrame, references: dict[str, pl.Series], today: date, id_valid: NationalIdCheck
 ) -> pl.DataFrame:
     """Return the frame with the boolean columns the suite checks beside the raw ones."""
     derived: list[pl.Expr] = []
@@ -216,7 +199,7 @@ def derive_check_columns(
             )
             derived.append(ok.alias(f"__ref__{f.name}"))
     if entity.name == "persons":
-        derived.append(_national_id_ok(frame).alias("__checksum__national_id"))
+        derived.append(_national_id_ok(frame, id_valid).alias("__checksum__national_id"))
         derived.append(
             ((pl.col("role") != "child").fill_null(True) | pl.col("birth_date").is_not_null()).alias(
                 "__required__birth_date"
@@ -276,10 +259,11 @@ def validate_entity(
     frame: pl.DataFrame,
     references: dict[str, pl.Series],
     today: date,
+    id_valid: NationalIdCheck,
     ragged_rows: list[int] | None = None,
 ) -> EntityOutcome:
     """Return which rows of a raw entity frame break the contract, and why (row numbers, no values)."""
-    checked = derive_check_columns(entity, frame, references, today)
+    checked = derive_check_columns(entity, frame, references, today, id_valid)
     result = _validation(entity.name).run(
         batch_parameters={"dataframe": checked.to_pandas()}, result_format=RESULT_FORMAT
     )

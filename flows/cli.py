@@ -1,4 +1,4 @@
-"""The ``zakrila`` command line: demo, synth, run, verify.
+"""The ``zakrila`` command line: demo, synth, run, verify, keys, policy, subjects.
 
 Every command exits 0 on success and otherwise prints one line saying why, and exits non-zero.
 """
@@ -49,7 +49,10 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
     from anonymise.keys import KeyStoreError
     from anonymise.period import Period
     from anonymise.policy import PolicyError
+    from flows.governance import approved_policy
+    from flows.keystore import open_store
     from flows.pipeline import RunFailed, StageFailed, run_pipeline
+    from flows.workspace import Workspace
 
     try:
         Period.parse(period)
@@ -57,6 +60,11 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
         _fail(str(exc), 2)
     if not inbox.is_dir():
         _fail(f"inbox {inbox} is not a folder", 2)
+    try:  # refuse early, before a Prefect server is started, and unlock the keys once (prompting if needed)
+        approved_policy(Workspace(workspace))
+        open_store(Workspace(workspace).keys, prompt=_prompt_passphrase)
+    except (PolicyError, KeyStoreError) as exc:
+        _fail(str(exc))
     try:
         return run_pipeline(inbox=inbox, workspace=workspace, period=period, jurisdiction=jurisdiction)
     except (RunFailed, StageFailed, PolicyError, KeyStoreError) as exc:
@@ -80,12 +88,25 @@ def run(
     print(json.dumps(result))
 
 
+def _prompt_passphrase() -> str:
+    return str(typer.prompt("key store passphrase", hide_input=True))
+
+
 @app.command()
 def demo(workspace: Path = typer.Option(Path("workspace"), help="Workspace for the demo run.")) -> None:
     """Generate synthetic partners and run the pipeline on them; print where the results are."""
+    import os
+
+    from flows.keystore import PASSPHRASE_ENV
     from flows.synth import generate
 
     started = time.monotonic()
+    if not os.environ.get(PASSPHRASE_ENV):
+        os.environ[PASSPHRASE_ENV] = "zakrila-demo-only"
+        os.environ.setdefault(DPO_PASSPHRASE_ENV, "zakrila-demo-dpo-only")
+        console.print("[yellow]demo:[/] key store and DPO key use fixed demo passphrases — never for real data")
+    _init(workspace, None)
+    _approve(workspace, None)
     inbox = workspace / "inbox"
     with console.status("generating synthetic partner batches…"):
         summary = generate(inbox, scale=1.0, seed=2025, defects=0.01)
@@ -111,6 +132,188 @@ def verify(
         f"[green]ok[/] {release}: signature and {len(json.loads((release / 'manifest.json').read_text())['files'])}"
         f" file hashes verified (key {result.public_key_sha256})"
     )
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="The key store: init, show, rotate, destroy.")
+policy_app = typer.Typer(no_args_is_help=True, help="The anonymisation policy: show, approve.")
+subjects_app = typer.Typer(no_args_is_help=True, help="Data subjects' rights: erase.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(policy_app, name="policy")
+app.add_typer(subjects_app, name="subjects")
+WORKSPACE = typer.Option(Path("workspace"), help="The workspace (keys/, policy.toml, store/ …).")
+DPO_PASSPHRASE_ENV = "ZAKRILA_DPO_PASSPHRASE"
+
+
+def _init(workspace: Path, dpo_public_key: Path | None) -> None:
+    import os
+
+    from anonymise.keys import KeyStoreError
+    from anonymise.policy import PolicyError
+    from flows.governance import init_governance
+    from flows.keystore import KeyStore, passphrase_from_environment
+    from flows.stages import domains_for
+    from flows.workspace import Workspace
+
+    ws = Workspace(workspace)
+    try:
+        store, added = KeyStore.init(
+            ws.keys, passphrase_from_environment(_prompt_passphrase), domains_for("bg") + domains_for("ru")
+        )
+        done = init_governance(ws, os.environ.get(DPO_PASSPHRASE_ENV), dpo_public_key)
+    except (KeyStoreError, PolicyError) as exc:
+        _fail(str(exc))
+    for domain in added:
+        console.print(f"created {store.key_id(domain)}  fingerprint {store.fingerprint(domain)}")
+    for line in done:
+        console.print(line)
+
+
+@keys_app.command("init")
+def keys_init(
+    workspace: Path = WORKSPACE,
+    dpo_public_key: Path = typer.Option(None, help="The DPO's Ed25519 public key (PEM), if the DPO keeps the pair."),
+) -> None:
+    """Create the key store (one key per domain), the DPO key pair and the workspace policy."""
+    _init(workspace, dpo_public_key)
+
+
+@keys_app.command("show")
+def keys_show(workspace: Path = WORKSPACE) -> None:
+    """Print key IDs, generations, creation dates and fingerprints — never key material."""
+    from rich.table import Table
+
+    from anonymise.keys import KeyStoreError
+    from flows.keystore import open_store
+    from flows.workspace import Workspace
+
+    try:
+        store = open_store(Workspace(workspace).keys, prompt=_prompt_passphrase)
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    table = Table("domain", "key ID", "created", "age (days)", "fingerprint", "retired", "destroyed")
+    for domain in store.domains():
+        i = store.info(domain)
+        table.add_row(
+            i.domain,
+            i.key_id,
+            i.created,
+            str(i.age_days),
+            i.fingerprint,
+            ",".join(map(str, i.retired_generations)),
+            ",".join(map(str, i.destroyed_generations)),
+        )
+    Console().print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    domain: str = typer.Option(..., help="The domain to rotate, e.g. bg-central or local:plovdiv-ksuds."),
+    inbox: Path = typer.Option(..., help="The inbox whose batches give the re-keying map."),
+    workspace: Path = WORKSPACE,
+) -> None:
+    """Make a new key generation and re-key the store and the erasure register to it."""
+    from anonymise.keys import KeyStoreError
+    from flows.keystore import forget_unlocked, open_store
+    from flows.rotation import RotationError, rotate
+    from flows.workspace import Workspace
+
+    ws = Workspace(workspace)
+    try:
+        result = rotate(ws, open_store(ws.keys, prompt=_prompt_passphrase), domain, inbox)
+    except (KeyStoreError, RotationError) as exc:
+        _fail(str(exc))
+    forget_unlocked()
+    console.print(
+        f"rotated {result['from']} → {result['to']}: {result['pairs']:,} pseudonyms mapped, "
+        f"{result['values_mapped']:,} store values re-keyed, {result['register_unmapped']} register entries unmapped"
+    )
+    console.print(
+        f"the old generation can be destroyed: zakrila keys destroy --domain {domain} "
+        f"--generation {result['from'].rsplit('#', 1)[1]}"
+    )
+
+
+@keys_app.command("destroy")
+def keys_destroy(
+    domain: str = typer.Option(...), generation: int = typer.Option(...), workspace: Path = WORKSPACE
+) -> None:
+    """Destroy a retired key generation for good."""
+    from anonymise.keys import KeyStoreError
+    from flows.keystore import open_store
+    from flows.workspace import Workspace
+
+    try:
+        open_store(Workspace(workspace).keys, prompt=_prompt_passphrase).destroy(domain, generation)
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    console.print(f"destroyed {domain}#{generation}")
+
+
+def _approve(workspace: Path, dpo_key: Path | None) -> None:
+    import os
+
+    from anonymise.policy import PolicyError
+    from flows.governance import approve
+    from flows.workspace import Workspace
+
+    passphrase = os.environ.get(DPO_PASSPHRASE_ENV) or typer.prompt("DPO key passphrase", hide_input=True)
+    try:
+        record = approve(Workspace(workspace), dpo_key, passphrase)
+    except PolicyError as exc:
+        _fail(str(exc))
+    console.print(f"policy {record['policy_sha256'][:16]}… approved by DPO key {record['dpo_key_sha256'][:16]}…")
+
+
+@policy_app.command("approve")
+def policy_approve(
+    workspace: Path = WORKSPACE,
+    dpo_key: Path = typer.Option(None, help="The DPO's private key (default: keys/dpo.key.pem)."),
+) -> None:
+    """Sign the workspace policy with the DPO's Ed25519 key."""
+    _approve(workspace, dpo_key)
+
+
+@policy_app.command("show")
+def policy_show(workspace: Path = WORKSPACE) -> None:
+    """Print the policy in force, its hash and whether the DPO approved it."""
+    from anonymise.policy import PolicyError
+    from flows.governance import approved_policy, read_policy
+    from flows.workspace import Workspace
+
+    ws = Workspace(workspace)
+    try:
+        policy = read_policy(ws)
+    except PolicyError as exc:
+        _fail(str(exc))
+    print(policy.text)
+    try:
+        _, record = approved_policy(ws)
+        console.print(f"SHA-256 {policy.sha256}: approved {record['approved_at']}")
+    except PolicyError as exc:
+        console.print(f"SHA-256 {policy.sha256}: [bold red]not approved[/] — {exc}")
+
+
+@subjects_app.command("erase")
+def subjects_erase(
+    partner: str = typer.Option(..., help="The partner that holds the subject's record."),
+    person_id: str = typer.Option(None, help="The partner's person ID of the subject."),
+    national_id: str = typer.Option(None, help="The subject's national ID (ЕГН, ЛНЧ, СНИЛС …)."),
+    id_type: str = typer.Option("egn", help="egn, lnc, snils, passport or birth_certificate."),
+    workspace: Path = WORKSPACE,
+) -> None:
+    """Record an erasure or objection: the subject's rows leave the store and every later release."""
+    from anonymise.keys import KeyStoreError
+    from flows.erasure import ErasureError, record
+    from flows.keystore import open_store
+    from flows.workspace import Workspace
+    from schemas.partners import UnknownPartner
+
+    ws = Workspace(workspace)
+    try:
+        entry = record(ws, open_store(ws.keys, prompt=_prompt_passphrase), partner, person_id, national_id, id_type)
+    except (KeyStoreError, ErasureError, UnknownPartner) as exc:
+        _fail(str(exc))
+    console.print(f"recorded for erasure under {entry['key_id']} (by {entry['by']}); applied from the next run")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import functools
 import getpass
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,14 +20,18 @@ import polars as pl
 from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from anonymise.keys import KeyStore
+from anonymise.keys import KeyStoreError
 from anonymise.period import Period
-from anonymise.policy import Policy, load_policy
+from anonymise.policy import Policy, PolicyError
 from anonymise.pseudonym import hmac_hex
 from flows import stages
+from flows.erasure import load_register
+from flows.governance import approved_policy
 from flows.ingest import Batch, discover_batches
+from flows.keystore import KeyStore, open_store
 from flows.publish import release_id, write_release
 from flows.report import code_version, write_report
+from flows.stages import LeakFound
 from flows.workspace import Workspace
 
 P = ParamSpec("P")
@@ -50,7 +55,7 @@ def stage(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return fn(*args, **kwargs)
-            except (RunFailed, StageFailed):
+            except (RunFailed, StageFailed, LeakFound, KeyStoreError, PolicyError):
                 raise
             except Exception as exc:
                 if os.environ.get("ZAKRILA_DEBUG") == "1":
@@ -94,6 +99,23 @@ def pseudonymise(batch: Batch, workspace: Path, period: Period, jurisdiction: st
     return result
 
 
+@stage("apply-erasures")
+def erase(workspace: Path, jurisdiction: str, period: Period, batches: list[str]) -> dict[str, Any]:
+    """Remove the subjects of the erasure register from the run's store batches."""
+    result = stages.erase_stage(Workspace(workspace), jurisdiction, period, batches)
+    get_run_logger().info(
+        "erasure register: %d entries, %d persons erased", result["register_entries"], result["persons_erased"]
+    )
+    return result
+
+
+@stage("scan-for-keys")
+def scan_for_keys(workspace: Path, paths: list[Path]) -> dict[str, Any]:
+    """Scan what the run wrote for key material."""
+    ws = Workspace(workspace)
+    return stages.key_scan_stage(ws, open_store(ws.keys), paths)
+
+
 @stage("aggregate")
 def aggregate(
     workspace: Path, jurisdiction: str, period: Period, batches: list[str], quality: list[dict[str, Any]], run_id: str
@@ -120,7 +142,7 @@ def publish_release(
 ) -> dict[str, Any]:
     """Write the signed release folder from the audited tables."""
     ws = Workspace(workspace)
-    keys = KeyStore.open(ws.keys)
+    keys = open_store(ws.keys)
     tables = {t: pl.read_parquet(ws.work(run_id) / "protected" / f"{t}.parquet") for t in table_ids}
     meta = {
         "period": period.label,
@@ -142,15 +164,20 @@ def _operator_pseudonym(keys: KeyStore, central: str) -> str:
 
 @flow(name="zakrila-run", persist_result=False, log_prints=False, validate_parameters=True)
 def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = "bg") -> dict[str, Any]:
-    """Run zakrila on an inbox for a period; return the release and report paths (or raise RunFailed)."""
+    """Run zakrila on an inbox for a period; return the release and report paths (or raise RunFailed).
+
+    The policy's approval and the keys are checked before anything is read.
+    """
     logger = get_run_logger()
     started = datetime.now(UTC)
     run_id = f"run-{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     ws = Workspace(Path(workspace))
     the_period = Period.parse(period)
-    policy = load_policy(ws.policy if ws.policy.exists() else None)
+    policy, approval = approved_policy(ws)
     tables = stages.tables_for(policy, jurisdiction)
-    keys = KeyStore.open(ws.keys, stages.domains_for(jurisdiction))
+    keys = open_store(ws.keys)
+    domains = stages.domains_for(jurisdiction)
+    keys.require(domains)
     central = "bg-central" if jurisdiction == "bg" else "ru"
     batches, skipped = discover_batches(Path(inbox), jurisdiction)  # type: ignore[arg-type]
     logger.info("run %s: %d batches for %s, period %s", run_id, len(batches), jurisdiction, the_period.label)
@@ -158,6 +185,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
     checks = [check_contract(b, ws.root, started.date()) for b in batches]
     good = [b for b, c in zip(batches, checks, strict=True) if c["status"] == "checked"]
     stored = [pseudonymise(b, ws.root, the_period, jurisdiction) for b in good]
+    batch_keys = [f"{b.partner_id}/{b.batch_id}" for b in good]
     facts: dict[str, Any] = {
         "run_id": run_id,
         "started": started,
@@ -165,17 +193,19 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         "jurisdiction": jurisdiction,
         "inbox": str(inbox),
         "policy": policy,
+        "approval": approval,
         "keys": keys,
         "central": central,
         "checks": checks,
         "stored": stored,
         "skipped": skipped,
-        "domains": stages.domains_for(jurisdiction),
+        "domains": domains,
         "operator": _operator_pseudonym(keys, central),
     }
     if not good:
         report = write_report(ws, facts | {"failure": "no batch could be read"})
         raise RunFailed(f"no batch could be read; see {report}")
+    facts["erasure"] = erase(ws.root, jurisdiction, the_period, batch_keys)
 
     quality = [
         {
@@ -188,9 +218,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         for name, e in c["entities"].items()
     ]
     try:
-        aggregates = aggregate(
-            ws.root, jurisdiction, the_period, [f"{b.partner_id}/{b.batch_id}" for b in good], quality, run_id
-        )
+        aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id)
         protection = control_disclosure(ws.root, run_id, policy, tables)
         audit = audit_disclosure(ws.root, run_id, policy, tables)
         facts |= {"aggregates": aggregates, "protection": protection, "audit": audit}
@@ -199,10 +227,18 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             report = write_report(ws, facts | {"failure": f"disclosure audit failed for {', '.join(failed)}"})
             raise RunFailed(f"disclosure audit failed for {', '.join(failed)}: no release written; see {report}")
         inputs = [e["sha256"] for c in checks if c["status"] == "checked" for e in c["entities"].values()]
-        fingerprints = [keys.info(d).fingerprint for d in stages.domains_for(jurisdiction)]
-        rid = release_id(the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version())
+        fingerprints = [keys.fingerprint(d) for d in domains]
+        erased = [e["pseudonym"] for e in load_register(ws)]
+        rid = release_id(the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version(), erased)
         release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables)
         facts["release"] = release
+        facts["key_scan"] = scan_for_keys(
+            ws.root, [ws.store(jurisdiction, the_period.label), Path(release["release_dir"]), ws.root / "quarantine"]
+        )
+        if facts["key_scan"]["files_with_key_material"]:
+            shutil.rmtree(release["release_dir"], ignore_errors=True)
+            report = write_report(ws, facts | {"release": None, "failure": "key material found in outputs"})
+            raise RunFailed(f"key material found in the outputs: release withdrawn; see {report}")
         report = write_report(ws, facts)
     finally:
         stages.clean_work(ws, run_id)

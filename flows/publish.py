@@ -52,9 +52,19 @@ def write_table_csv(frame: pl.DataFrame, path: Path) -> None:
 
 
 def release_id(
-    period: str, jurisdiction: str, inputs: list[str], policy_hash: str, key_fingerprints: list[str], code_version: str
+    period: str,
+    jurisdiction: str,
+    inputs: list[str],
+    policy_hash: str,
+    key_fingerprints: list[str],
+    code_version: str,
+    erasures: list[str] | None = None,
 ) -> str:
-    """Return a release ID that depends on everything that decides the release's content."""
+    """Return a release ID that depends on everything that decides the release's content.
+
+    ``erasures`` are the pseudonyms of the erasure register: an erasure changes the release, so it
+    must change its ID too, never overwrite an earlier release under the same ID.
+    """
     material = json.dumps(
         {
             "period": period,
@@ -63,6 +73,7 @@ def release_id(
             "policy": policy_hash,
             "keys": sorted(key_fingerprints),
             "code": code_version,
+            "erasures": sorted(erasures or []),
         },
         sort_keys=True,
     )

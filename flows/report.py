@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
-from schemas.geography import GEOGRAPHY_VERSION
 
 from flows.workspace import Workspace
 from schemas.contract import SCHEMA_VERSION, field_inventory
+from schemas.geography import GEOGRAPHY_VERSION
 
 REPORT_VERSION = 1
 
@@ -120,6 +120,7 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "policy_text": policy.text,
             "policy_diff": policy.diff(previous_text),
             "policy_previous_run": previous_run,
+            "policy_approval": {k: v for k, v in (facts.get("approval") or {}).items() if k != "signature"},
             "purpose": policy.data["policy"]["purpose"],
             "legal_basis": policy.data.get("legal_basis", {}),
             "dpia_reference": policy.data["policy"]["dpia_reference"],
@@ -139,13 +140,30 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "free_text": {"treatment": policy.data["treatments"]["FT"], "detections": text_scan},
         },
         "pseudonymisation": {
-            "algorithm": "HMAC-SHA256, truncated to 128 bits (32 hex digits)",
-            "normalisation": "national IDs typed and compacted (egn:…, lnc:…, snils:…); names NFKC, "
-            "lower case, ё→е, letters only; fallback = given name | family name | birth date",
+            "algorithm": "HMAC-SHA256 under per-domain keys derived with HKDF-SHA256 per purpose "
+            "(person, family, case, staff, event, fallback); truncated to 128 bits (32 hex digits)",
+            "normalisation": "national IDs validated and typed before hashing (egn:…, lnc:…, snils:…, passport:…, "
+            "bc:…); fallback key = normalised given name | family name | birth date under its own key, "
+            "names in NFKC, lower case, ё→е, Latin look-alikes mapped, transliterated (BG official system, "
+            "RU ICAO 9303)",
             "domains": domains,
+            "rotations": _rotations(ws),
             "linkage": linkage,
+            "invalid_national_ids": {
+                p: sum(n for r, n in reasons.get(p, {}).items() if r.endswith(":national_id")) for p in inputs
+            },
             "national": facts.get("aggregates", {}).get("national"),
             "collisions": sum(v.get("collisions", 0) for v in linkage.values()),
+            "erasure": facts.get("erasure"),
+            "leak_scan": {
+                "store_cells_equal_to_a_clear_identifier": sum(
+                    s["leak_check"]["cells_equal_to_a_clear_value"] for s in facts.get("stored", [])
+                ),
+                "clear_identifiers_checked": sum(
+                    s["leak_check"]["clear_values_checked"] for s in facts.get("stored", [])
+                ),
+                "key_material": facts.get("key_scan"),
+            },
         },
         "quality": {
             "reconciles": reconciles,
@@ -182,6 +200,16 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
         },
     }
     return report
+
+
+def _rotations(ws: Workspace) -> list[dict[str, Any]]:
+    """Return the rotations done in this workspace (from the re-keying logs; no pseudonyms)."""
+    folder = ws.keys / "rekey"
+    out = []
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        data = json.loads(path.read_text("utf-8"))
+        out.append({k: data[k] for k in ("from", "to", "pairs", "values_mapped", "register_unmapped") if k in data})
+    return out
 
 
 def write_report(ws: Workspace, facts: dict[str, Any]) -> Path:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from anonymise.audit import audit_table
-from anonymise.keys import KeyStore
+from anonymise.identifiers import checksum_valid
+from anonymise.leaks import cells_equal_to, clear_values, key_material_hits
 from anonymise.period import Period
 from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
@@ -24,7 +26,9 @@ from anonymise.risk import k_anonymity
 from anonymise.suppression import suppress
 from anonymise.tables import T04, T11, build_t04, build_t11
 from expectations.contract import ROW, EntityOutcome, cascade, validate_entity
+from flows.erasure import erase_from_store, load_register
 from flows.ingest import Batch, BatchError, read_batch
+from flows.keystore import KeyStore, KeyStoreError, open_store
 from flows.workspace import Workspace
 from schemas.contract import ENTITIES
 from schemas.partners import PARTNERS, partner
@@ -38,6 +42,22 @@ CASCADES = (
     ("events", "case_id", "cases"),
 )
 SPECS = {"T04": T04, "T11": T11}
+#: The direct identifiers whose clear values must never reappear in the store.
+DIRECT_IDENTIFIERS = {
+    name: [f.name for f in entity.fields if f.field_class == "DI"] for name, entity in ENTITIES.items()
+}
+
+
+class LeakFound(RuntimeError):
+    """A clear identifier or key was found where it must not be; the message holds counts only."""
+
+
+def key_scan_stage(ws: Workspace, keys: KeyStore, paths: list[Path]) -> dict[str, Any]:
+    """Return how many written files contain key material (must be 0), scanning every file under paths."""
+    files = [f for p in paths if p.exists() for f in ([p] if p.is_file() else sorted(p.rglob("*"))) if f.is_file()]
+    files = [f for f in files if not f.resolve().is_relative_to(ws.keys.resolve())]
+    hits = sum(key_material_hits([f.read_bytes()], keys.material()) for f in files)
+    return {"files_scanned": len(files), "files_with_key_material": hits}
 
 
 def domains_for(jurisdiction: str) -> list[str]:
@@ -46,19 +66,58 @@ def domains_for(jurisdiction: str) -> list[str]:
     return [f"local:{p.id}" for p in PARTNERS.values() if p.country == jurisdiction] + [central]
 
 
-def domain_keys(store: KeyStore, partner_id: str) -> DomainKeys:
-    """Return the keys a partner's batch is pseudonymised under."""
+def domain_keys(store: KeyStore, partner_id: str, generations: dict[str, int] | None = None) -> DomainKeys:
+    """Return the keys a partner's batch is pseudonymised under (current generations unless given)."""
     local = f"local:{partner_id}"
     central = partner(partner_id).domain
+    gens = generations or {}
     return DomainKeys(
-        person=store.key(local, "person"),
-        family=store.key(local, "family"),
-        case=store.key(local, "case"),
-        staff=store.key(local, "staff"),
-        event=store.key(local, "event"),
-        central_person=store.key(central, "person"),
-        central_fallback=store.key(central, "fallback"),
+        person=store.key(local, "person", gens.get(local)),
+        family=store.key(local, "family", gens.get(local)),
+        case=store.key(local, "case", gens.get(local)),
+        staff=store.key(local, "staff", gens.get(local)),
+        event=store.key(local, "event", gens.get(local)),
+        central_person=store.key(central, "person", gens.get(central)),
+        central_fallback=store.key(central, "fallback", gens.get(central)),
     )
+
+
+STORE_KEYS = "_keys.json"
+
+
+def store_key_record(store: KeyStore, partner_id: str, generations: dict[str, int] | None = None) -> dict[str, Any]:
+    """Return the key IDs and fingerprints a batch's store files are made under."""
+    gens = generations or {}
+    record = {}
+    for domain in (f"local:{partner_id}", partner(partner_id).domain):
+        gen = gens.get(domain, store.generation(domain))
+        record[domain] = {"key_id": store.key_id(domain, gen), "fingerprint": store.fingerprint(domain, gen)}
+    return record
+
+
+def write_store_keys(folder: Path, store: KeyStore, partner_id: str, generations: dict[str, int] | None = None) -> None:
+    """Record in a store folder which key generations made its pseudonyms."""
+    record = store_key_record(store, partner_id, generations)
+    (folder / STORE_KEYS).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
+
+
+def check_store_keys(folder: Path, store: KeyStore, partner_id: str) -> None:
+    """Raise KeyStoreError if an existing store folder was made with another key of the same ID."""
+    path = folder / STORE_KEYS
+    if not path.exists():
+        return
+    made = json.loads(path.read_text("utf-8"))
+    now = store_key_record(store, partner_id)
+    for domain, item in made.items():
+        if (
+            domain in now
+            and item["key_id"] == now[domain]["key_id"]
+            and item["fingerprint"] != now[domain]["fingerprint"]
+        ):
+            raise KeyStoreError(
+                f"{folder} was made with key {item['key_id']} (fingerprint {item['fingerprint']}) but this key "
+                f"store's {item['key_id']} has fingerprint {now[domain]['fingerprint']}: wrong key store?"
+            )
 
 
 def _key_id(frame: pl.DataFrame, column: str, quarantine: pl.DataFrame) -> pl.Series:
@@ -82,7 +141,7 @@ def check_batch(batch: Batch, ws: Workspace, today: date) -> dict[str, Any]:
     references: dict[str, pl.Series] = {}
     for name, item in raw.items():
         entity = ENTITIES[name]
-        outcomes[name] = validate_entity(entity, item.frame, references, today, item.ragged_rows)
+        outcomes[name] = validate_entity(entity, item.frame, references, today, checksum_valid, item.ragged_rows)
         for f in entity.fields:
             references[f"{name}.{f.name}"] = item.frame[f.name].drop_nulls().unique()
     for name, column, parent in CASCADES:
@@ -119,7 +178,9 @@ def check_batch(batch: Batch, ws: Workspace, today: date) -> dict[str, Any]:
 
 def pseudonymise_stage(batch: Batch, ws: Workspace, period: Period, jurisdiction: str) -> dict[str, Any]:
     """Pseudonymise a checked batch's accepted rows into the store; return linkage and scan figures."""
-    keys = KeyStore.open(ws.keys, domains_for(jurisdiction))
+    keys = open_store(ws.keys)
+    out = ws.store(jurisdiction, period.label) / batch.partner_id / batch.batch_id
+    check_store_keys(out, keys, batch.partner_id)
     raw = read_batch(batch)
     qfolder = ws.quarantine(batch.partner_id, batch.batch_id)
     accepted: dict[str, pl.DataFrame] = {}
@@ -132,11 +193,16 @@ def pseudonymise_stage(batch: Batch, ws: Workspace, period: Period, jurisdiction
         batch.partner_id,
         period.end,
         national_citizenship=partner(batch.partner_id).country,
+        language=partner(batch.partner_id).country,
     )
-    out = ws.store(jurisdiction, period.label) / batch.partner_id / batch.batch_id
+    identifiers = clear_values(accepted, DIRECT_IDENTIFIERS)
+    clear_hits = cells_equal_to(result.frames, identifiers)
+    if clear_hits:
+        raise LeakFound(f"{batch.key}: {clear_hits} pseudonymised cells equal a clear identifier; nothing was stored")
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in result.frames.items():
         frame.write_parquet(out / f"{name}.parquet", statistics=False)
+    write_store_keys(out, keys, batch.partner_id)
     return {
         "partner": batch.partner_id,
         "batch": batch.batch_id,
@@ -144,7 +210,14 @@ def pseudonymise_stage(batch: Batch, ws: Workspace, period: Period, jurisdiction
         "rows": {n: f.height for n, f in result.frames.items()},
         "linkage": result.linkage,
         "text_scan": result.text_scan,
+        "leak_check": {"clear_values_checked": identifiers.len(), "cells_equal_to_a_clear_value": clear_hits},
     }
+
+
+def erase_stage(ws: Workspace, jurisdiction: str, period: Period, batches: list[str]) -> dict[str, Any]:
+    """Remove the subjects of the erasure register from the run's store batches; return counts."""
+    folders = [ws.store(jurisdiction, period.label) / key for key in sorted(batches)]
+    return erase_from_store([f for f in folders if (f / "persons.parquet").exists()], load_register(ws))
 
 
 def read_store(ws: Workspace, jurisdiction: str, period: Period, entity: str, batches: list[str]) -> pl.DataFrame:
@@ -169,7 +242,22 @@ def aggregate_stage(
     if jurisdiction == "bg":
         build_t04(persons, events, period, order).write_parquet(work / "T04.parquet")
     build_t11(quality, period).write_parquet(work / "T11.parquet")
-    partners_per_person = events.group_by("person_cid").agg(pl.col("partner_id").n_unique().alias("n"))
+    spread = (
+        persons.with_columns(pl.lit(batches[0]).alias("_b"))
+        if len(batches) == 1
+        else pl.concat(
+            [read_store(ws, jurisdiction, period, "persons", [b]).with_columns(pl.lit(b).alias("_b")) for b in batches],
+            how="diagonal_relaxed",
+        )
+    )
+    per_person = spread.group_by("person_cid").agg(
+        pl.col("partner_id").n_unique().alias("partners"), pl.col("_b").n_unique().alias("batches")
+    )
+    earlier: set[str] = set()
+    for other in sorted((ws.root / "store" / jurisdiction).glob("*")):
+        if other.name != period.label:
+            for f in other.rglob("persons.parquet"):
+                earlier |= set(pl.read_parquet(f, columns=["person_cid"])["person_cid"].to_list())
     qi = ["age_band", "sex", "nuts3", "citizenship_group"]
     people = persons.unique("person_cid", keep="first")
     return {
@@ -177,7 +265,11 @@ def aggregate_stage(
         "national": {
             "unique_persons": int(persons["person_cid"].n_unique()),
             "person_records": persons.height,
-            "linked_across_partners": int((partners_per_person["n"] > 1).sum()),
+            "linked_across_partners": int((per_person["partners"] > 1).sum()),
+            "linked_across_batches": int((per_person["batches"] > 1).sum()),
+            "persons_by_method": dict(people.group_by("link_method").len().sort("link_method").iter_rows()),
+            "new_pseudonyms": int((~per_person["person_cid"].is_in(sorted(earlier))).sum()),
+            "seen_in_earlier_periods": int(per_person["person_cid"].is_in(sorted(earlier)).sum()),
         },
         "risk": {"quasi_identifiers": qi, **k_anonymity(people, qi)},
     }

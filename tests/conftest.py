@@ -22,6 +22,10 @@ os.environ["PREFECT_HOME"] = str(PREFECT_HOME)
 os.environ["TMPDIR"] = str(TMP)
 os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{PREFECT_HOME / 'prefect.db'}"
 os.environ.pop("PREFECT_API_URL", None)
+os.environ["ZAKRILA_KEYSTORE_PASSPHRASE"] = "test-passphrase-not-secret"
+os.environ["ZAKRILA_DPO_PASSPHRASE"] = "test-dpo-passphrase-not-secret"
+for name in ("ZAKRILA_MASTER_KEYS", "ZAKRILA_MASTER_KEYS_BLOCK", "ZAKRILA_KEYSTORE_PASSPHRASE_BLOCK"):
+    os.environ.pop(name, None)
 tempfile.tempdir = None  # re-read TMPDIR
 
 from flows import settings  # noqa: E402,F401  (process defaults before Prefect)

@@ -41,3 +41,16 @@ def test_short_keys_are_refused():
 
     with pytest.raises(ValueError):
         pseudonym("v", b"short")
+
+
+@settings(max_examples=40, deadline=None)
+@given(values, st.binary(min_size=32, max_size=32))
+def test_pseudonyms_differ_across_domains_and_purposes(vals, master):
+    from anonymise.keys import PURPOSES, derive
+
+    slots = [(d, p) for d in ("bg-central", "ru", "local:ruse-svetilnik") for p in PURPOSES]
+    outputs = {slot: _p(vals, derive(master, *slot)) for slot in slots}
+    for i, a in enumerate(slots):
+        for b in slots[i + 1 :]:
+            assert all(x != y for x, y in zip(outputs[a], outputs[b], strict=True)), (a, b)
+    assert not {p for out in outputs.values() for p in out} & set(vals)

@@ -4,7 +4,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from expectations.contract import RESULT_FORMAT, checks_for, snils_valid, suite_json, validate_entity
+from anonymise.identifiers import checksum_valid
+from expectations.contract import RESULT_FORMAT, checks_for, suite_json, validate_entity
 from flows.ingest import Batch, read_batch
 from flows.stages import check_batch
 from flows.workspace import Workspace
@@ -75,7 +76,7 @@ def test_validation_results_and_quarantine_never_hold_values(tmp_path):
     bad = _person(sex=canary, national_id="1945120317", given_name=canary)
     folder = write_batch(tmp_path, rows={"persons": [bad, *PERSONS[1:]]})
     raw = read_batch(Batch("ruse-svetilnik", "b1", folder))
-    outcome = validate_entity(ENTITIES["persons"], raw["persons"].frame, {}, TODAY)
+    outcome = validate_entity(ENTITIES["persons"], raw["persons"].frame, {}, TODAY, checksum_valid)
     assert outcome.quarantined == 1
     assert canary not in json.dumps(outcome.expectations, ensure_ascii=False)
     assert "1945120317" not in json.dumps(outcome.expectations)
@@ -97,8 +98,9 @@ def test_the_suite_is_built_from_the_contract():
 
 
 @pytest.mark.parametrize(
-    ("number", "ok"),
-    [("112-233-445 95", True), ("112-233-445 96", False), ("123-456-789 00", False), ("12345678", False)],
+    ("number", "kind"), [("112-233-445 96", "snils"), ("1111111111", "lnc"), ("1847230711", "egn")]
 )
-def test_snils_check_number(number, ok):
-    assert snils_valid(number) is ok
+def test_national_ids_failing_their_check_are_quarantined(tmp_path, number, kind):
+    folder = write_batch(tmp_path, rows={"persons": [_person(national_id=number, national_id_type=kind), *PERSONS[1:]]})
+    result = check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
+    assert result["entities"]["persons"]["reasons"] == {"invalid_checksum:national_id": 1}

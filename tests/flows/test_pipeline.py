@@ -11,10 +11,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from anonymise.keys import KeyStore
 from anonymise.pseudonym import pseudonym
+from flows.keystore import open_store
 from flows.publish import verify_release
 from tests.canaries import find_leaks, plant
+from tests.workspaces import prepare
 
 PERIOD = "2025"
 
@@ -30,6 +31,7 @@ def e2e(tmp_path_factory, prefect_server, session_root):
     batch = next((inbox / "plovdiv-ksuds").iterdir())
     canaries = plant(batch)
     ws = root / "ws"
+    prepare(ws)
     result = run_pipeline(inbox=inbox, workspace=ws, period=PERIOD, jurisdiction="bg")
     report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
     return {
@@ -111,7 +113,7 @@ def test_every_planted_defect_is_quarantined_with_its_reason(e2e):
 def test_a_child_served_by_two_partners_counts_once_nationally(e2e):
     truth = json.loads(e2e["summary"].truth_path.read_text("utf-8"))
     ws = e2e["ws"]
-    keys = KeyStore.open(ws / "keys")
+    keys = open_store(ws / "keys")
     store = ws / "store" / "bg" / PERIOD
     linked = 0
     for child in truth["cross_partner_children"]:
@@ -162,6 +164,8 @@ def test_the_same_inputs_and_keys_give_a_byte_identical_release(e2e, tmp_path):
 
     ws2 = tmp_path / "ws2"
     shutil.copytree(e2e["ws"] / "keys", ws2 / "keys")
+    for name in ("policy.toml", "policy.approval.json"):
+        shutil.copy(e2e["ws"] / name, ws2 / name)
     again = run_pipeline(inbox=e2e["inbox"], workspace=ws2, period=PERIOD, jurisdiction="bg")
     assert again["release_id"] == e2e["result"]["release_id"]
     first, second = Path(e2e["result"]["release_dir"]), Path(again["release_dir"])
@@ -185,7 +189,7 @@ def test_malformed_batches_fail_alone_with_file_line_and_problem(e2e, tmp_path):
     lines = (ruzh / "memberships.csv").read_text("utf-8").splitlines()
     (ruzh / "memberships.csv").write_text("\n".join(ln.rsplit(",", 1)[0] for ln in lines) + "\n", "utf-8")
 
-    result = run_pipeline(inbox=inbox, workspace=tmp_path / "ws", period=PERIOD, jurisdiction="bg")
+    result = run_pipeline(inbox=inbox, workspace=prepare(tmp_path / "ws").root, period=PERIOD, jurisdiction="bg")
     report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
     failed = {b["partner"]: b["error"] for b in report["input_batches"] if b["status"] == "failed"}
     assert set(failed) == {"sofia-kisuds", "ruse-svetilnik", "ruzhintsi-ksuds"}
@@ -201,7 +205,7 @@ def test_the_russian_pilot_runs_in_its_own_domain_and_never_in_the_bulgarian_run
 
     assert "samara-krug" not in e2e["report"]["inputs"]
     assert any("samara-krug" in s for s in e2e["report"]["skipped_folders"])
-    ws = tmp_path / "ws-ru"
+    ws = prepare(tmp_path / "ws-ru").root
     result = run_pipeline(inbox=e2e["inbox"], workspace=ws, period=PERIOD, jurisdiction="ru")
     report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
     assert set(report["inputs"]) == {"samara-krug"}
@@ -301,6 +305,7 @@ def test_cli_run_writes_a_release_and_exits_zero(tmp_path, session_root):
     inbox = tmp_path / "inbox"
     for partner in ("ruse-svetilnik", "plovdiv-ksuds"):
         write_batch(inbox, partner)
+    prepare(tmp_path / "ws")
     run = subprocess.run(
         [
             sys.executable,
@@ -332,6 +337,7 @@ def test_a_run_with_no_readable_batch_writes_no_release_and_says_why(tmp_path, p
     inbox = tmp_path / "inbox"
     folder = write_batch(inbox)
     (folder / "persons.csv").write_bytes(b"\xff\xfe not a csv")
+    prepare(tmp_path / "ws")
     with pytest.raises(RunFailed, match="no batch could be read"):
         run_pipeline(inbox=inbox, workspace=tmp_path / "ws", period="2025", jurisdiction="bg")
     assert not (tmp_path / "ws" / "releases").exists()
