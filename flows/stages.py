@@ -250,8 +250,11 @@ def aggregate_stage(
             how="diagonal_relaxed",
         )
     )
-    per_person = spread.group_by("person_cid").agg(
-        pl.col("partner_id").n_unique().alias("partners"), pl.col("_b").n_unique().alias("batches")
+    # across batches = the same partner knows the person from more than one of its batches
+    per_person = spread.group_by("person_cid").agg(pl.col("partner_id").n_unique().alias("partners"))
+    repeat = spread.group_by("person_cid", "partner_id").agg(pl.col("_b").n_unique().alias("batches"))
+    per_person = per_person.join(
+        repeat.group_by("person_cid").agg(pl.col("batches").max()), on="person_cid", how="left"
     )
     earlier: set[str] = set()
     for other in sorted((ws.root / "store" / jurisdiction).glob("*")):

@@ -197,3 +197,14 @@ def test_section_d_of_the_report_is_complete(tmp_path, inbox, prefect_server):
     assert report["identity"]["policy_approval"]["dpo_key_sha256"]
     html = (Path(report["result"]["report"]) / "report.html").read_text("utf-8")
     assert "Linkage per partner" in html and "bg-central#1" in html
+
+
+def test_a_person_sent_again_in_a_later_batch_is_linked_across_batches_not_partners(tmp_path, inbox, prefect_server):
+    src = next((inbox["inbox"] / "ruzhintsi-ksuds").iterdir())
+    local = tmp_path / "inbox"
+    shutil.copytree(inbox["inbox"] / "ruzhintsi-ksuds", local / "ruzhintsi-ksuds")
+    shutil.copytree(src, local / "ruzhintsi-ksuds" / "b20260331")  # the partner resends its people
+    report = _run(local, prepare(tmp_path / "ws"))
+    national = report["pseudonymisation"]["national"]
+    assert national["linked_across_partners"] == 0
+    assert national["linked_across_batches"] == national["unique_persons"]
