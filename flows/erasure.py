@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from anonymise.identifiers import linkage_value
-from anonymise.pseudonym import hmac_hex
+from anonymise.pseudonym import pseudonym
 from flows.keystore import KeyStore
 from flows.workspace import Workspace
 from schemas.partners import partner as registry_partner
@@ -78,7 +78,7 @@ def record(
         "domain": domain,
         "partner": partner.id,
         "by": by,
-        "pseudonym": hmac_hex([value], key)[0],
+        "pseudonym": pl.DataFrame({"v": [value]}).select(pseudonym("v", key))["v"].item(),
         "key_id": keys.key_id(domain),
         "recorded": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }

@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from anonymise.keys import KeyStoreError
 from anonymise.period import Period
 from anonymise.policy import Policy, PolicyError
-from anonymise.pseudonym import hmac_hex
+from anonymise.pseudonym import pseudonym
 from flows import stages
 from flows.erasure import load_register
 from flows.governance import approved_policy
@@ -159,7 +159,8 @@ def publish_release(
 
 
 def _operator_pseudonym(keys: KeyStore, central: str) -> str:
-    return "staff:" + hmac_hex([getpass.getuser()], keys.key(central, "staff"), 16)[0]
+    user = pl.DataFrame({"u": [getpass.getuser()]}).select(pseudonym("u", keys.key(central, "staff"), 16))
+    return f"staff:{user['u'].item()}"
 
 
 @flow(name="zakrila-run", persist_result=False, log_prints=False, validate_parameters=True)

@@ -54,3 +54,21 @@ def test_pseudonyms_differ_across_domains_and_purposes(vals, master):
         for b in slots[i + 1 :]:
             assert all(x != y for x, y in zip(outputs[a], outputs[b], strict=True)), (a, b)
     assert not {p for out in outputs.values() for p in out} & set(vals)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(max_size=40) | st.none(), max_size=20), st.binary(min_size=32, max_size=100))
+def test_hmac_with_keyed_states_equals_the_standard_library(vals, key):
+    import hmac
+
+    from anonymise.pseudonym import hmac_hex
+
+    expected = [None if v is None else hmac.digest(key, v.encode(), "sha256").hex()[:32] for v in vals]
+    assert hmac_hex(vals, key) == expected
+
+
+def test_a_hash_collision_falls_back_to_exact_deduplication(monkeypatch):
+    # every value hashing alike must still give each its own pseudonym
+    monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([0] * self.len(), dtype=pl.UInt64))
+    out = _p(["a", "b", "a", None, "c"], KEY_A)
+    assert out[0] == out[2] and len({out[0], out[1], out[4]}) == 3 and out[3] is None
