@@ -1,0 +1,1 @@
+"""Recognizers for Bulgarian identifiers and addresses."""

@@ -1,0 +1,1 @@
+"""Recognizers shared by the Bulgarian and Russian analyzers."""

@@ -1,0 +1,22 @@
+"""E-mail addresses in free text, with Presidio's pattern and an offline public-suffix check."""
+
+from __future__ import annotations
+
+import tldextract
+from presidio_analyzer.predefined_recognizers import EmailRecognizer as PresidioEmailRecognizer
+
+# No suffix-list URL and no cache: tldextract reads the snapshot bundled with it and never the network.
+_OFFLINE_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+
+
+class EmailRecognizer(PresidioEmailRecognizer):
+    """Find e-mail addresses whose domain ends in a known public suffix (``abv.bg``, ``mail.ru``)."""
+
+    CONTEXT = ["имейл", "имейла", "e-mail", "email", "мейл", "поща", "почта", "эл.почта", "электронная"]
+
+    def __init__(self, supported_language: str = "bg") -> None:
+        super().__init__(context=self.CONTEXT, supported_language=supported_language)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        """Return whether the address's domain has a known public suffix."""
+        return _OFFLINE_EXTRACT(pattern_text.rsplit("@", 1)[-1]).fqdn != ""

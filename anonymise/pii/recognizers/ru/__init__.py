@@ -1,0 +1,1 @@
+"""Recognizers for Russian identifiers and addresses."""
