@@ -1,0 +1,287 @@
+"""Every surface form a known person's name takes in a case note.
+
+Social workers rarely write a name the way the register has it. In Bulgarian a child is addressed in
+the vocative («Иване», «Марийо»), called by a diminutive («Гошо», «Деси»), the family is a plural
+(«семейство Петрови»), a surname changes with sex (Петров / Петрова) and may be reduced to initials
+(«М. Петрова»). Russian declines all three parts of a name in six cases («Ивану Петрову», «с Марией
+Ивановной»). Either may be typed in Latin letters (``bg_latin``, ``ru_latin``).
+
+>>> {"Иване", "Ваньо", "Петрови", "Петрова", "И. Петров", "Ivan Petrov"} <= bg_forms("Иван", "Петров")
+True
+>>> {"Ивану", "Петровым", "Ивана Петрова", "Ване", "Ivanu Petrovu"} <= ru_forms("Иван", "Петров")
+True
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from anonymise.transliterate import bg_latin, ru_latin
+
+CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
+_VOWELS = set("аеиоуъюяэыё")
+
+
+def _data_text(name: str) -> str:
+    return resources.files("anonymise.pii.names").joinpath("data", name).read_text(encoding="utf-8")
+
+
+@cache
+def _table(name: str) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Return ``name → (column 2 alternatives, column 3 alternatives, …)`` of a ``|``-separated CSV."""
+    rows = list(csv.reader(_data_text(name).splitlines()))[1:]
+    return {row[0]: tuple(tuple(v for v in cell.split("|") if v) for cell in row[1:]) for row in rows if row}
+
+
+def _cyrillic(text: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in text)
+
+
+# --- Bulgarian ---------------------------------------------------------------------------------------------------
+
+
+def bg_vocatives(given: str) -> set[str]:
+    """Return the vocative forms of a Bulgarian given name (the name itself included when it is used so)."""
+    explicit = _table("bg_given_forms.csv").get(given)
+    if explicit and explicit[0]:
+        return set(explicit[0])
+    if not _cyrillic(given) or len(given) < 2:
+        return {given}
+    if given.endswith("ър"):
+        return {given[:-2] + "ре"}
+    if given.endswith(("ка", "ца")) and not given.endswith("ика"):
+        return {given[:-1] + "е"}
+    if given.endswith("ия"):
+        return {given[:-1] + "йо", given[:-1] + "о"}
+    if given.endswith("я") and given[-2] not in _VOWELS:
+        return {given[:-1] + "ьо"}
+    if given.endswith("а"):
+        return {given[:-1] + "о"}
+    if given[-1] in _VOWELS or given.endswith("й"):
+        return {given}
+    return {given + "е"}
+
+
+def bg_diminutives(given: str) -> set[str]:
+    """Return the everyday short forms of a Bulgarian given name listed in the table (may be empty)."""
+    explicit = _table("bg_given_forms.csv").get(given)
+    return set(explicit[1]) if explicit and len(explicit) > 1 else set()
+
+
+def bg_surname_pair(family: str) -> set[str]:
+    """Return the surname with its other-sex form (Петров ↔ Петрова, Петровски ↔ Петровска)."""
+    out = {family}
+    if family.endswith(("ова", "ева", "ина", "ска")):
+        out.add(family[:-1] + ("и" if family.endswith("ска") else ""))
+    elif family.endswith(("ов", "ев", "ин")):
+        out.add(family + "а")
+    elif family.endswith("ски"):
+        out.add(family[:-1] + "а")
+    return out
+
+
+def bg_family_plurals(family: str) -> set[str]:
+    """Return the family as a whole: Петров/Петрова → Петрови, Петровски → Петровски, Калинин → Калинини."""
+    out: set[str] = set()
+    for form in bg_surname_pair(family):
+        if form.endswith(("ов", "ев", "ин")):
+            out.add(form + "и")
+        elif form.endswith("ски"):
+            out.add(form)
+    return out
+
+
+def _initial(word: str) -> str:
+    return word[:2] + "." if word[:2].lower() in {"дж", "дз"} else word[0] + "."
+
+
+def _with_initials(given_forms: set[str], families: set[str], given: str, middle: str | None) -> set[str]:
+    out: set[str] = set()
+    gi = _initial(given)
+    mi = _initial(middle) if middle else None
+    for fam in families:
+        out |= {f"{gi} {fam}", f"{fam} {gi}", f"{gi}{fam}"}
+        if mi:
+            out |= {f"{gi} {mi} {fam}", f"{gi}{mi} {fam}", f"{fam} {gi} {mi}", f"{fam} {gi}{mi}"}
+        for g in given_forms:
+            out.add(f"{g} {fam}")
+            if mi:
+                out.add(f"{g} {mi} {fam}")
+    return out
+
+
+def bg_forms(given: str, family: str | None = None, middle: str | None = None) -> set[str]:
+    """Return every form of a Bulgarian name: single words (given, vocatives, diminutives, surnames,
+    family plurals) and the multi-word combinations (full name, vocative + surname, initials), each also in
+    the Streamlined System's Latin letters.
+
+    >>> sorted(bg_forms("Мария") - {"Maria", "Mariyo", "Mario", "Mimi", "Mara", "Masha", "Marieta"})
+    ['Мара', 'Мариета', 'Марийо', 'Марио', 'Мария', 'Маша', 'Мими']
+    >>> {"Петрова", "Петрови", "Мария Иванова Петрова", "М. И. Петрова", "Петрова М."} <= bg_forms(
+    ...     "Мария", "Петрова", "Иванова")
+    True
+    """
+    given_forms = {given} | bg_vocatives(given) | bg_diminutives(given)
+    out = set(given_forms)
+    families: set[str] = set()
+    if family:
+        families = bg_surname_pair(family)
+        out |= families | bg_family_plurals(family)
+        out |= _with_initials(given_forms, families, given, middle)
+    if middle:
+        middles = bg_surname_pair(middle)
+        out |= middles
+        for m in middles:
+            out |= {f"{given} {m}"} | {f"{given} {m} {fam}" for fam in families}
+            out |= {f"{g} {m}" for g in bg_vocatives(given)}
+    out |= {bg_latin(form) for form in out}
+    return {form for form in out if len(form.replace(".", "").replace(" ", "")) >= 2}
+
+
+# --- Russian ------------------------------------------------------------------------------------------------------
+
+
+@cache
+def morph() -> Any:
+    """Return the shared pymorphy3 analyser (loaded once, ~0.3 s)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+def ru_gender(given: str, family: str | None = None, middle: str | None = None) -> str | None:
+    """Return ``"femn"`` or ``"masc"`` guessed from the patronymic, surname or given name."""
+    if middle:
+        if middle.endswith(("вна", "чна", "шна")):
+            return "femn"
+        if middle.endswith("ич"):
+            return "masc"
+    if family and family.endswith(("ова", "ева", "ёва", "ина", "ына", "ская", "цкая", "ая")):
+        return "femn"
+    if family and family.endswith(("ов", "ев", "ёв", "ин", "ын", "ский", "цкий", "ой")):
+        return "masc"
+    for p in morph().parse(given):
+        if "Name" in p.tag and p.tag.gender in ("masc", "femn"):
+            return str(p.tag.gender)
+    return "femn" if given.endswith(("а", "я")) else "masc"
+
+
+def ru_declensions(word: str, kind: str, gender: str | None) -> set[str]:
+    """Return the six singular cases of ``word`` (``kind`` = ``Name``, ``Surn`` or ``Patr``) in ``gender``;
+    for a surname also the six plural cases (Петровы, Петровых …). Falls back to suffix rules."""
+    capital = word[:1].isupper()
+    out = {word}
+    parses = [p for p in morph().parse(word) if kind in p.tag and "nomn" in p.tag]
+    if gender:
+        parses = [p for p in parses if p.tag.gender == gender] or parses
+    if parses:
+        parse = parses[0]
+        numbers = ("sing", "plur") if kind == "Surn" else ("sing",)
+        for number in numbers:
+            for case in CASES:
+                inflected = parse.inflect({number, case})
+                if inflected is not None:
+                    out.add(inflected.word)
+    else:
+        out |= _ru_rule_declensions(word.lower(), kind, gender)
+    if kind == "Surn":
+        out |= _ru_rule_declensions(word.lower(), kind, gender)
+    return {w.capitalize() if capital else w for w in out}
+
+
+def _ru_rule_declensions(word: str, kind: str, gender: str | None) -> set[str]:
+    """Suffix rules for words pymorphy3 does not know."""
+    if kind == "Surn":
+        plural = set()
+        if word.endswith(("ов", "ев", "ёв", "ин", "ын")):
+            plural = {word + e for e in ("ы", "ых", "ым", "ыми")}
+            return {word + e for e in ("а", "у", "ым", "е")} | plural
+        if word.endswith(("ова", "ева", "ёва", "ина", "ына")):
+            stem = word[:-1]
+            return {word, stem + "ой", stem + "у"} | {stem + e for e in ("ы", "ых", "ым", "ыми")}
+        if word.endswith(("ский", "цкий")):
+            stem = word[:-2]
+            return {stem + e for e in ("ого", "ому", "им", "ом", "ие", "их", "ими")}
+        if word.endswith(("ская", "цкая")):
+            stem = word[:-2]
+            return {stem + e for e in ("ой", "ую", "ие", "их", "им", "ими")}
+        return {word}
+    if kind == "Patr":
+        if word.endswith("ич"):
+            return {word + e for e in ("а", "у", "ем")} | {word + "е"}
+        if word.endswith("на"):
+            stem = word[:-1]
+            return {stem + e for e in ("ы", "е", "у", "ой")}
+        return {word}
+    if word.endswith("ия"):
+        return {word[:-1] + e for e in ("и", "ю", "ей")}
+    if word.endswith(("а", "я")):
+        soft = word.endswith("я") or word[-2] in "гкхжшчщц"
+        return {word[:-1] + e for e in (("и" if soft else "ы"), "е", ("ю" if word.endswith("я") else "у"), "ой")}
+    if word.endswith(("й", "ь")):
+        return {word[:-1] + e for e in ("я", "ю", "ем", "е")}
+    if gender == "femn":
+        return {word}
+    return {word + e for e in ("а", "у", "ом", "е")}
+
+
+def ru_diminutives(given: str) -> set[str]:
+    """Return the everyday short forms of a Russian given name listed in the table (may be empty)."""
+    explicit = _table("ru_diminutives.csv").get(given) or _table("ru_diminutives.csv").get(given.replace("ё", "е"))
+    return set(explicit[0]) if explicit else set()
+
+
+def _ru_case_of(word: str, kind: str, gender: str | None) -> dict[str, str]:
+    """Return ``case → form`` so that the parts of a full name can be put in the same case."""
+    out: dict[str, str] = {}
+    parses = [p for p in morph().parse(word) if kind in p.tag and "nomn" in p.tag]
+    if gender:
+        parses = [p for p in parses if p.tag.gender == gender] or parses
+    if parses:
+        for case in CASES:
+            inflected = parses[0].inflect({"sing", case})
+            if inflected is not None:
+                out[case] = inflected.word.capitalize() if word[:1].isupper() else inflected.word
+    return out
+
+
+def ru_forms(given: str, family: str | None = None, middle: str | None = None) -> set[str]:
+    """Return every form of a Russian name: the six cases of the given name, diminutives, surname (also
+    plural: Петровы) and patronymic; full names and «Имя Отчество» in each case; initials; ICAO Latin.
+
+    >>> {"Марии", "Марию", "Марией", "Маше", "Марией Ивановной", "М. И. Петровой"} <= ru_forms(
+    ...     "Мария", "Петрова", "Ивановна")
+    True
+    """
+    if family and not middle and family.endswith(("вич", "вна", "ична", "ич")):
+        middle, family = family, None  # «Мария Ивановна»
+    gender = ru_gender(given, family, middle)
+    given_forms = ru_declensions(given, "Name", gender)
+    for dim in ru_diminutives(given):
+        given_forms |= ru_declensions(dim, "Name", gender)
+    out = set(given_forms)
+    family_forms = ru_declensions(family, "Surn", gender) if family else set()
+    middle_forms = ru_declensions(middle, "Patr", gender) if middle else set()
+    out |= family_forms | middle_forms
+    g_case = _ru_case_of(given, "Name", gender) or {"nomn": given}
+    f_case = _ru_case_of(family, "Surn", gender) if family else {}
+    m_case = _ru_case_of(middle, "Patr", gender) if middle else {}
+    gi = given[0] + "."
+    mi = middle[0] + "." if middle else None
+    for case, g in g_case.items():
+        f = f_case.get(case, family) if family else None
+        m = m_case.get(case, middle) if middle else None
+        if m:
+            out.add(f"{g} {m}")
+        if f:
+            out |= {f"{g} {f}", f"{f} {g}", f"{gi} {f}", f"{f} {gi}", f"{gi}{f}"}
+            if m:
+                out |= {f"{g} {m} {f}", f"{f} {g} {m}", f"{gi} {mi} {f}", f"{gi}{mi} {f}"}
+                out |= {f"{f} {gi} {mi}", f"{f} {gi}{mi}"}
+    # case-mismatched pairs (a Latin-normalised register often gives «Петрову Иван»): single words cover them
+    out |= {ru_latin(form) for form in out}
+    out |= {form.replace("ё", "е").replace("Ё", "Е") for form in out}
+    return {form for form in out if len(form.replace(".", "").replace(" ", "")) >= 2}

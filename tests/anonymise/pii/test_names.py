@@ -1,0 +1,186 @@
+"""Person-name detection: name forms, the gazetteer, natasha, and the record recognizer."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+import spacy
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+from anonymise.pii.names import (
+    GazetteerNameRecognizer,
+    NatashaNameRecognizer,
+    bg_forms,
+    name_recognizers,
+    record_recognizer,
+    ru_forms,
+)
+
+
+@cache
+def analyzer(language: str) -> AnalyzerEngine:
+    """A minimal offline analyzer: a blank spaCy pipeline, only our recognizers."""
+    engine = SpacyNlpEngine(models=[{"lang_code": language, "model_name": "blank"}])
+    engine.nlp = {language: spacy.blank(language)}  # type: ignore[assignment]  # never download a model
+    registry = RecognizerRegistry(supported_languages=[language])
+    for recognizer in name_recognizers(language):
+        registry.add_recognizer(recognizer)
+    return AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=[language])
+
+
+def found(text: str, language: str, *, ad_hoc: list[EntityRecognizer] | None = None) -> list[str]:
+    results = analyzer(language).analyze(text, language=language, entities=["PERSON"], ad_hoc_recognizers=ad_hoc)
+    return sorted(text[r.start : r.end] for r in results)
+
+
+def spans(recognizer: EntityRecognizer, text: str) -> list[str]:
+    language = recognizer.supported_language
+    artifacts = analyzer(language).nlp_engine.process_text(text, language)
+    return [text[r.start : r.end] for r in recognizer.analyze(text, ["PERSON"], artifacts)]
+
+
+# --- forms ----------------------------------------------------------------------------------------------
+
+
+def test_bg_vocatives_and_diminutives() -> None:
+    assert {"Иване", "Ваньо", "Ванчо"} <= bg_forms("Иван")
+    assert {"Петре", "Пешо"} <= bg_forms("Петър")
+    assert {"Марийо", "Марио", "Мими", "Мара"} <= bg_forms("Мария")
+    assert {"Георги", "Гошо", "Жоро"} <= bg_forms("Георги")
+    assert {"Митко", "Мито", "Димитре"} <= bg_forms("Димитър")
+    assert "Деси" in bg_forms("Десислава")
+    assert {"Стефчо", "Стефане"} <= bg_forms("Стефан")
+    assert {"Ники", "Кольо"} <= bg_forms("Николай")
+    assert "Сашо" in bg_forms("Александър")
+    assert "Данчо" in bg_forms("Йордан")
+    assert "Радке" in bg_forms("Радка")  # rule: -ка → -ке
+    assert "Фатме" in bg_forms("Фатме")
+
+
+def test_bg_surnames_plurals_initials_latin() -> None:
+    forms = bg_forms("Иван", "Петров")
+    assert {"Петров", "Петрова", "Петрови", "Иван Петров", "Иване Петров", "И. Петров", "Петров И."} <= forms
+    assert {"Ivan Petrov", "Ivane", "Vanyo", "Petrovi"} <= forms
+    assert "Иванови" in bg_forms("Мария", "Иванова")
+    assert {"Петровски", "Петровска"} <= bg_forms("Иван", "Петровски")
+    full = bg_forms("Мария", "Петрова", "Иванова")
+    assert {"Мария Иванова Петрова", "М. И. Петрова", "Петрова М.", "Mariyo", "Maria Petrova"} <= full
+    assert "Щерев" in bg_forms("Стефан", "Щерев") and "Shterev" in bg_forms("Стефан", "Щерев")
+
+
+def test_ru_cases() -> None:
+    forms = ru_forms("Иван", "Петров")
+    assert {"Ивану", "Ивана", "Иваном", "Иване", "Петрову", "Петровым", "Петрова", "Петровы", "Петровых"} <= forms
+    assert {"Ивану Петрову", "Иваном Петровым", "И. Петрову", "Ваня", "Ване", "Ivanu Petrovu"} <= forms
+    maria = ru_forms("Мария", "Петрова", "Ивановна")
+    assert {"Марии", "Марию", "Марией", "Маша", "Маше", "Петровой", "Ивановной", "Ивановне"} <= maria
+    assert {"Марией Ивановной", "М. И. Петровой", "Mariei"} <= maria
+    assert {"Екатерине", "Катей", "Вишневской", "Вишневскую"} <= ru_forms("Екатерина", "Вишневская")
+    assert {"Дмитрию", "Диме", "Сергеевичем"} <= ru_forms("Дмитрий", None, "Сергеевич")
+
+
+# --- record recognizer ------------------------------------------------------------------------------------
+
+FAMILY_BG = [
+    ("Иван Петров", "child"),
+    ("Георги Петров", "parent"),
+    ("Мария Петрова", "parent"),
+    ("Роза Асенова", "staff"),
+]
+
+
+def test_record_finds_every_form_with_role_and_person() -> None:
+    recognizer = record_recognizer(FAMILY_BG, "bg")
+    text = "Говорих с Иване и Гошо Петрови, после с Марийо."
+    results = recognizer.analyze(text, ["PERSON"], analyzer("bg").nlp_engine.process_text(text, "bg"))
+    by_text = {text[r.start : r.end]: r.recognition_metadata for r in results}
+    assert set(by_text) == {"Иване", "Гошо", "Петрови", "Марийо"}
+    assert by_text["Иване"]["role"] == "child" and by_text["Иване"]["person"] == 0
+    assert by_text["Гошо"]["person"] == 1 and by_text["Марийо"]["person"] == 2
+    assert by_text["Петрови"]["people"] == [0, 1, 2]
+    assert all(r.score == 0.95 for r in results)
+
+
+def test_record_latin_boundaries_and_common_nouns() -> None:
+    recognizer = record_recognizer(FAMILY_BG, "bg")
+    assert spans(recognizer, "Детето Ivan Petrov дойде; IVAN PETROV също.") == ["Ivan Petrov", "IVAN PETROV"]
+    assert spans(recognizer, "Ивановци и Петровград не са имена.") == []
+    assert spans(recognizer, "В двора има роза. Роза Асенова посети семейството.") == ["Роза Асенова"]
+
+
+def test_record_russian_cases() -> None:
+    recognizer = record_recognizer([("Петрова Мария Ивановна", "parent"), ("Сергей Петров", "child")], "ru")
+    text = "Обсудили с Марией Ивановной, позвонили Серёже и Петровым."
+    assert spans(recognizer, text) == ["Марией Ивановной", "Серёже", "Петровым"]
+
+
+def test_record_as_ad_hoc_recognizer() -> None:
+    recognizer = record_recognizer(FAMILY_BG, "bg")
+    results = analyzer("bg").analyze("Гошо не дойде.", language="bg", ad_hoc_recognizers=[recognizer])
+    assert [(r.start, r.end, r.score, r.recognition_metadata["role"]) for r in results] == [(0, 4, 0.95, "parent")]
+
+
+# --- gazetteer -----------------------------------------------------------------------------------------------
+
+
+def test_gazetteer_bulgarian() -> None:
+    assert found("Посещение при Мария Иванова.", "bg") == ["Мария Иванова"]
+    assert found("Ахмед дойде сам.", "bg") == ["Ахмед"]
+    assert found("Майката Мария Иванова Петрова и М. Петрова", "bg") == ["М. Петрова", "Мария Иванова Петрова"]
+    assert found("Семейство Петрови не дойде.", "bg") == ["Петрови"]
+    assert found("Говорих с Ivan Petrov.", "bg") == ["Ivan Petrov"]
+
+
+def test_gazetteer_scores() -> None:
+    recognizer = GazetteerNameRecognizer("bg")
+    scores = {"Мария Иванова": 0.85, "Ахмед": 0.6, "Кубратов": 0.5}
+    for name, score in scores.items():
+        text = f"Говорих с {name} вчера."
+        [result] = recognizer.analyze(text, ["PERSON"], analyzer("bg").nlp_engine.process_text(text, "bg"))
+        assert result.score == pytest.approx(score)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "В двора има роза.",
+        "Роза цъфти в двора.",
+        "Има надежда за семейството.",
+        "Надежда има, казва психологът.",
+        "Майката е готова да сътрудничи.",
+        "Готова е да сътрудничи.",
+        "Община Русе и Детска градина помагат.",
+        "Сигнал от ОЗД, ТЕЛК 70%.",
+    ],
+)
+def test_gazetteer_common_words_are_not_names(text: str) -> None:
+    assert found(text, "bg") == []
+
+
+def test_gazetteer_common_name_with_context() -> None:
+    assert found("Детето Роза е добре.", "bg") == ["Роза"]
+    assert found("Говорих с Роза Асенова.", "bg") == ["Роза Асенова"]
+    assert found("Говорих с г-жа Вяра.", "bg") == ["Вяра"]
+
+
+def test_gazetteer_russian() -> None:
+    recognizer = GazetteerNameRecognizer("ru")
+    assert spans(recognizer, "Обсудили с Марией Ивановной и Петровым.") == ["Марией Ивановной", "Петровым"]
+    assert spans(recognizer, "Вера в лучшее есть. Надежда тоже.") == []
+    assert spans(recognizer, "Готова помочь, здорова.") == []
+
+
+# --- natasha ------------------------------------------------------------------------------------------------
+
+
+def test_natasha_finds_unlisted_russian_name() -> None:
+    text = "Социальный агент встретилась с Евлампией Кузьмичёвой и её сыном Прохором."
+    assert spans(NatashaNameRecognizer("ru"), text) == ["Евлампией Кузьмичёвой", "Прохором"]
+    assert "Евлампией Кузьмичёвой" in found(text, "ru")
+
+
+def test_name_recognizers() -> None:
+    assert [type(r).__name__ for r in name_recognizers("bg")] == ["GazetteerNameRecognizer"]
+    assert [type(r).__name__ for r in name_recognizers("ru")] == ["GazetteerNameRecognizer", "NatashaNameRecognizer"]
