@@ -55,3 +55,50 @@ def key_material_hits(texts: Iterable[bytes], secrets: list[bytes]) -> int:
     """Return how many (text, secret) pairs have the secret in the text, raw or as hex."""
     patterns = {p for s in secrets for p in (s, s.hex().encode(), s.hex().upper().encode())}
     return sum(1 for t in texts for p in patterns if p in t)
+
+
+_TOKEN = r"[\w@.+\-]+"
+
+
+def fingerprints(values: pl.Series, key: bytes, words: bool = False) -> pl.Series:
+    """Return keyed fingerprints of clear values (and of their words of 4+ letters if ``words``).
+
+    Words are for names only: a word of an address (a town) legitimately appears in reports.
+    """
+    from anonymise.pseudonym import pseudonym
+
+    clean = values.drop_nulls().cast(pl.String).str.strip_chars().str.to_lowercase()
+    clean = clean.filter(clean.str.len_chars() >= MIN_LENGTH)
+    parts = [clean]
+    if words:
+        split = clean.str.extract_all(_TOKEN).explode().drop_nulls()
+        parts.append(split.filter(split.str.len_chars() >= 4))
+    tokens = pl.concat(parts).unique()
+    return pl.DataFrame({"t": tokens}).select(pseudonym("t", key))["t"].unique()
+
+
+def strings_with_clear_values(strings: dict[str, str], known: pl.Series, key: bytes) -> list[str]:
+    """Return the locations whose string, or a word of it, has a fingerprint in ``known``."""
+    from anonymise.pseudonym import pseudonym
+
+    if not strings or known.len() == 0:
+        return []
+    frame = pl.DataFrame({"loc": list(strings), "s": list(strings.values())}).with_columns(
+        pl.col("s").str.strip_chars().str.to_lowercase()
+    )
+    words = frame.select("loc", pl.col("s").str.extract_all(_TOKEN).alias("w")).explode("w").rename({"w": "s"})
+    candidates = pl.concat([frame, words.drop_nulls()]).unique()
+    hits = candidates.with_columns(pseudonym("s", key).alias("h")).filter(pl.col("h").is_in(known.implode()))
+    return sorted(set(hits["loc"].to_list()))
+
+
+def strings_with_identifiers(strings: dict[str, str]) -> list[str]:
+    """Return the locations whose string holds a checksummed national ID, an e-mail or a phone number."""
+    from anonymise.text import scan_counts
+
+    hits = []
+    for location, text in strings.items():
+        counts = scan_counts(pl.Series([text]))
+        if counts["national_id"] or counts["email"] or counts["phone"]:
+            hits.append(location)
+    return hits

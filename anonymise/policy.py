@@ -9,10 +9,11 @@ Validation errors name the line, so the person editing the file can find what is
 >>> p = parse_policy(default_policy_text())
 >>> p.threshold, p.tables
 (5, ['T04', 'T11'])
->>> parse_policy(default_policy_text().replace('FT = "drop_after_scan"', 'FT = "keep"'), "policy.toml")
+>>> text = default_policy_text().replace('DI = "pseudonymise_or_drop"', 'DI = "keep"')
+>>> parse_policy(text, "policy.toml")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-anonymise.policy.PolicyError: policy.toml, line 23: [treatments] FT = 'keep' is not allowed; allowed: drop_after_scan
+anonymise.policy.PolicyError: policy.toml, line 20: [treatments] DI = 'keep' is not allowed; allowed: ...
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ REQUIRED = {
     "disclosure": ("method", "threshold"),
     "release": ("tables", "recipient", "classification"),
 }
-#: Treatments the code implements, per field class. Free text can only be dropped until the scrubber
-#: exists (issue 4); a direct identifier can never be kept.
+#: Treatments the code implements, per field class. Free text is dropped, or kept only after scrubbing;
+#: a direct identifier can never be kept.
 CLASS_TREATMENTS = {
     "DI": ("pseudonymise_or_drop",),
     "QI": ("generalise",),
     "SA": ("keep_tristate", "drop"),
-    "FT": ("drop_after_scan",),
+    "FT": ("drop_after_scan", "scrub_then_keep"),
     "OP": ("keep", "drop"),
 }
 METHODS = ("suppression",)
@@ -87,6 +88,11 @@ class Policy:
     def tables(self) -> list[str]:
         """Return the table IDs the release holds."""
         return list(self.data["release"]["tables"])
+
+    @property
+    def keeps_scrubbed_notes(self) -> bool:
+        """Return whether free text is kept, scrubbed, in the store."""
+        return bool(self.data["treatments"]["FT"] == "scrub_then_keep")
 
     def dropped_fields(self) -> set[str]:
         """Return the ``entity.field`` names the policy drops."""

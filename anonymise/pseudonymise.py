@@ -25,8 +25,8 @@ import polars as pl
 from anonymise.generalise import age_band, age_years, citizenship_group, month, quarter, tri_state
 from anonymise.identifiers import linkage_expr
 from anonymise.names import fallback_key_expr
+from anonymise.pii.notes import count_detections, known_people, scrub_by_family
 from anonymise.pseudonym import pseudonym
-from anonymise.text import scan_counts
 from schemas.geography import geography_columns
 
 NATIONAL_ID_TYPES = {"egn": "egn", "lnc": "lnc", "snils": "snils", "passport": "passport", "birth_certificate": "bc"}
@@ -69,10 +69,14 @@ def pseudonymise_batch(
     reference_date: date,
     national_citizenship: str = "bg",
     language: str = "bg",
+    keep_scrubbed_notes: bool = False,
 ) -> Pseudonymised:
     """Return the store frames of a batch's accepted rows, pseudonymised and generalised."""
     frames: dict[str, pl.DataFrame] = {}
-    text_scan = {name: scan_counts(f["notes"]) for name, f in raw.items() if "notes" in f.columns}
+    people = known_people(raw["persons"])
+    known = list(zip(people["name"].to_list(), people["role"].to_list(), strict=True))
+    text_scan = {name: count_detections(f["notes"], language, known) for name, f in raw.items() if "notes" in f.columns}
+    scrubbed = _scrubbed_notes(raw, people, language) if keep_scrubbed_notes else {}
 
     persons = _typed(raw["persons"], ["birth_date"])
     nid = linkage_expr("national_id", "national_id_type")
@@ -184,7 +188,29 @@ def pseudonymise_batch(
             "result_6m",
         )
 
+    for name, notes in scrubbed.items():
+        frames[name] = frames[name].with_columns(notes)
     return Pseudonymised(frames=frames, linkage=linkage, text_scan=text_scan)
+
+
+def _scrubbed_notes(raw: dict[str, pl.DataFrame], people: pl.DataFrame, language: str) -> dict[str, pl.Series]:
+    """Return each entity's notes scrubbed family by family (the row order of the raw frames)."""
+    members = raw.get("memberships", pl.DataFrame(schema={"family_id": pl.String, "person_id": pl.String}))
+    family_of = members.select("person_id", "family_id").unique("person_id", keep="first")
+    roster = people.join(family_of, on="person_id", how="left")
+    by_family: dict[str, list[tuple[str, str]]] = {}
+    for fam, name, role in roster.select("family_id", "name", "role").iter_rows():
+        by_family.setdefault(fam or "", []).append((name, role))
+    out = {}
+    for name, frame in raw.items():
+        if "notes" not in frame.columns:
+            continue
+        if "family_id" in frame.columns:
+            family = frame["family_id"]
+        else:
+            family = frame.select("person_id").join(family_of, on="person_id", how="left")["family_id"]
+        out[name] = scrub_by_family(frame, family, by_family, language)
+    return out
 
 
 def store_summary(frames: dict[str, pl.DataFrame]) -> dict[str, Any]:

@@ -134,6 +134,35 @@ def verify(
     )
 
 
+@app.command()
+def discover(
+    file: Path = typer.Argument(..., help="A CSV, XLSX or Parquet file."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {column, kinds}."),
+    language: str = typer.Option("bg", help="bg or ru: the language of names and addresses."),
+    sample: int = typer.Option(200, help="Values sampled per column."),
+) -> None:
+    """Report which columns hold names, national IDs, phones, e-mails, addresses, dates of birth or free
+    text, with the share of matching values — never the values."""
+    from anonymise.pii.discover import discover_frame
+    from flows.discovery import UnreadableFile, read_table
+
+    try:
+        frame = read_table(file)
+    except UnreadableFile as exc:
+        _fail(str(exc), 2)
+    findings = discover_frame(frame, language=language, sample=sample)
+    if as_json:
+        print(json.dumps([{"column": f.column, "kinds": f.kinds} for f in findings], ensure_ascii=False, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table("column", "sampled", "personal data found (share of values)")
+    for f in findings:
+        found = ", ".join(f"{k} {v:.0%}" for k, v in sorted(f.kinds.items(), key=lambda kv: -kv[1])) or "—"
+        table.add_row(f.column, str(f.sampled), f"[red]{found}[/]" if f.personal else found)
+    Console().print(table)
+
+
 keys_app = typer.Typer(no_args_is_help=True, help="The key store: init, show, rotate, destroy.")
 policy_app = typer.Typer(no_args_is_help=True, help="The anonymisation policy: show, approve.")
 subjects_app = typer.Typer(no_args_is_help=True, help="Data subjects' rights: erase.")

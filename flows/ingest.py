@@ -58,6 +58,7 @@ class RawEntity:
     sha256: str
     extra_columns: list[str] = field(default_factory=list)
     ragged_rows: list[int] = field(default_factory=list)
+    extra_frame: pl.DataFrame | None = None  # the unexpected columns, held only to be discovered
 
 
 def discover_batches(inbox: Path, jurisdiction: Country) -> tuple[list[Batch], list[str]]:
@@ -162,6 +163,7 @@ def read_entity(batch: Batch, entity: Entity) -> RawEntity | None:
     if frame.height != len(starts):
         raise BatchError(path, None, f"parsed {frame.height} records but the file has {len(starts)}")
     extra = [c for c in header if c not in entity.columns]
+    extra_frame = frame.select(extra) if extra else None
     frame = (
         frame.select(
             [
@@ -173,7 +175,7 @@ def read_entity(batch: Batch, entity: Entity) -> RawEntity | None:
         .with_columns(pl.Series(LINE, starts, dtype=pl.Int64))
         .with_columns(pl.col(ROW).cast(pl.Int64))
     )
-    return RawEntity(entity, frame, path, sha, extra, ragged)
+    return RawEntity(entity, frame, path, sha, extra, ragged, extra_frame)
 
 
 def read_batch(batch: Batch) -> dict[str, RawEntity]:

@@ -30,7 +30,7 @@ from flows.governance import approved_policy
 from flows.ingest import Batch, discover_batches
 from flows.keystore import KeyStore, open_store
 from flows.publish import release_id, write_release
-from flows.report import code_version, write_report
+from flows.report import build_report, code_version, write_report
 from flows.stages import LeakFound
 from flows.workspace import Workspace
 
@@ -55,7 +55,7 @@ def stage(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return fn(*args, **kwargs)
-            except (RunFailed, StageFailed, LeakFound, KeyStoreError, PolicyError):
+            except (RunFailed, StageFailed, LeakFound, KeyStoreError, PolicyError):  # ours: no values in them
                 raise
             except Exception as exc:
                 if os.environ.get("ZAKRILA_DEBUG") == "1":
@@ -92,9 +92,11 @@ def check_contract(batch: Batch, workspace: Path, today: date) -> dict[str, Any]
 
 
 @stage("pseudonymise")
-def pseudonymise(batch: Batch, workspace: Path, period: Period, jurisdiction: str) -> dict[str, Any]:
+def pseudonymise(
+    batch: Batch, workspace: Path, period: Period, jurisdiction: str, run_id: str, keep_notes: bool
+) -> dict[str, Any]:
     """Pseudonymise a batch's accepted rows into the store."""
-    result = stages.pseudonymise_stage(batch, Workspace(workspace), period, jurisdiction)
+    result = stages.pseudonymise_stage(batch, Workspace(workspace), period, jurisdiction, run_id, keep_notes)
     get_run_logger().info("%s: stored %s", batch.key, result["rows"])
     return result
 
@@ -114,6 +116,12 @@ def scan_for_keys(workspace: Path, paths: list[Path]) -> dict[str, Any]:
     """Scan what the run wrote for key material."""
     ws = Workspace(workspace)
     return stages.key_scan_stage(ws, open_store(ws.keys), paths)
+
+
+@stage("leak-guard")
+def leak_guard(workspace: Path, run_id: str, tables: list[str], draft: dict[str, Any]) -> dict[str, Any]:
+    """Scan every string of the release and the report for personal data before anything is published."""
+    return stages.leak_guard_stage(Workspace(workspace), run_id, tables, draft)
 
 
 @stage("aggregate")
@@ -185,7 +193,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
 
     checks = [check_contract(b, ws.root, started.date()) for b in batches]
     good = [b for b, c in zip(batches, checks, strict=True) if c["status"] == "checked"]
-    stored = [pseudonymise(b, ws.root, the_period, jurisdiction) for b in good]
+    stored = [pseudonymise(b, ws.root, the_period, jurisdiction, run_id, policy.keeps_scrubbed_notes) for b in good]
     batch_keys = [f"{b.partner_id}/{b.batch_id}" for b in good]
     facts: dict[str, Any] = {
         "run_id": run_id,
@@ -227,6 +235,11 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         if failed:
             report = write_report(ws, facts | {"failure": f"disclosure audit failed for {', '.join(failed)}"})
             raise RunFailed(f"disclosure audit failed for {', '.join(failed)}: no release written; see {report}")
+        facts["leak_guard"] = leak_guard(ws.root, run_id, tables, build_report(ws, facts))
+        if not facts["leak_guard"]["passed"]:
+            places = "; ".join(facts["leak_guard"]["places_with_personal_data"])
+            report = write_report(ws, facts | {"failure": f"leak guard found personal data in: {places}"})
+            raise RunFailed(f"leak guard found personal data in {places}: no release written; see {report}")
         inputs = [e["sha256"] for c in checks if c["status"] == "checked" for e in c["entities"].values()]
         fingerprints = [keys.fingerprint(d) for d in domains]
         erased = [e["pseudonym"] for e in load_register(ws)]
@@ -243,6 +256,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         report = write_report(ws, facts)
     finally:
         stages.clean_work(ws, run_id)
+        stages.forget_run_key(run_id)
     logger.info("run %s finished: release %s", run_id, release["release_id"])
     return {
         "run_id": run_id,

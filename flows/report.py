@@ -86,7 +86,9 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             for r, n in e["reasons"].items():
                 reasons.setdefault(p, {})[r] = reasons.get(p, {}).get(r, 0) + n
             if e["extra_columns"]:
-                unexpected.setdefault(p, {})[name] = e["extra_columns"]
+                unexpected.setdefault(p, {})[name] = e.get("extra_column_findings") or [
+                    {"column": c, "kinds": {}, "treatment": "dropped"} for c in e["extra_columns"]
+                ]
             completeness.setdefault(p, {})[name] = {"completeness": e["completeness"], "declined": e["declined"]}
     reconciles = all(v["received"] == v["accepted"] + v["quarantined"] for p in inputs.values() for v in p.values())
     linkage = {s["partner"]: s["linkage"] for s in facts.get("stored", [])}
@@ -181,6 +183,7 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
                 for t in facts.get("protection", {})
             },
             "risk": facts.get("aggregates", {}).get("risk"),
+            "leak_guard": facts.get("leak_guard"),
         },
         "outputs": {
             "release_id": release["release_id"] if release else None,

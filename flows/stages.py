@@ -9,6 +9,7 @@ those rows and writes the pseudonymised store.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,14 @@ import polars as pl
 
 from anonymise.audit import audit_table
 from anonymise.identifiers import checksum_valid
-from anonymise.leaks import cells_equal_to, clear_values, key_material_hits
+from anonymise.leaks import (
+    cells_equal_to,
+    clear_values,
+    fingerprints,
+    key_material_hits,
+    strings_with_clear_values,
+    strings_with_identifiers,
+)
 from anonymise.period import Period
 from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
@@ -169,6 +177,7 @@ def check_batch(batch: Batch, ws: Workspace, today: date) -> dict[str, Any]:
             "completeness": outcome.completeness,
             "declined": outcome.declined,
             "extra_columns": raw[name].extra_columns,
+            "extra_column_findings": _discover_extras(raw[name], partner(batch.partner_id).country),
             "expectations": outcome.expectations,
         }
     summary = {"partner": batch.partner_id, "batch": batch.batch_id, "status": "checked", "entities": entities}
@@ -176,7 +185,85 @@ def check_batch(batch: Batch, ws: Workspace, today: date) -> dict[str, Any]:
     return summary
 
 
-def pseudonymise_stage(batch: Batch, ws: Workspace, period: Period, jurisdiction: str) -> dict[str, Any]:
+def _discover_extras(raw: Any, language: str) -> list[dict[str, Any]]:
+    """Return what the columns the contract does not know hold (kinds and shares; they are dropped)."""
+    if raw.extra_frame is None:
+        return []
+    from anonymise.pii.discover import discover_frame
+
+    findings = discover_frame(raw.extra_frame, language=language)
+    return [f.to_json() | {"personal_data": f.personal, "treatment": "dropped"} for f in findings]
+
+
+#: Per-run keys for the leak guard's fingerprints: in memory only, gone when the process ends, so the
+#: fingerprints left in a run's scratch folder can never be matched against guesses afterwards.
+_RUN_KEYS: dict[str, bytes] = {}
+NAME_FIELDS = ("given_name", "middle_name", "family_name")
+
+
+def run_key(run_id: str) -> bytes:
+    """Return the in-memory key of a run's leak-guard fingerprints (created on first use)."""
+    return _RUN_KEYS.setdefault(run_id, secrets.token_bytes(32))
+
+
+def forget_run_key(run_id: str) -> None:
+    """Drop a run's leak-guard key."""
+    _RUN_KEYS.pop(run_id, None)
+
+
+def _remember_fingerprints(ws: Workspace, run_id: str | None, batch: Batch, raw: dict[str, pl.DataFrame]) -> None:
+    if run_id is None:
+        return
+    key = run_key(run_id)
+    names = clear_values(raw, {"persons": list(NAME_FIELDS)})
+    others = {e: [c for c in cols if c not in NAME_FIELDS] for e, cols in DIRECT_IDENTIFIERS.items()}
+    prints = pl.concat([fingerprints(names, key, words=True), fingerprints(clear_values(raw, others), key)])
+    folder = ws.work(run_id) / "fingerprints"
+    folder.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"h": prints.unique()}).write_parquet(folder / f"{batch.partner_id}__{batch.batch_id}.parquet")
+
+
+def leak_guard_stage(ws: Workspace, run_id: str, tables: list[str], report: dict[str, Any]) -> dict[str, Any]:
+    """Scan every string of the release tables and the draft report; return where anything was found."""
+    strings: dict[str, str] = {}
+    for table_id in tables:
+        frame = pl.read_parquet(ws.work(run_id) / "protected" / f"{table_id}.parquet")
+        for column, dtype in frame.schema.items():
+            if dtype == pl.String:
+                for i, value in enumerate(frame[column].drop_nulls().unique().sort().to_list()):
+                    strings[f"{table_id}.csv: column {column} #{i}"] = value
+    for path, value in _json_strings(report, "report.json"):
+        strings[path] = value
+    strings = {k: v for k, v in strings.items() if v}
+    files = sorted((ws.work(run_id) / "fingerprints").glob("*.parquet"))
+    known = pl.concat([pl.read_parquet(f)["h"] for f in files]) if files else pl.Series("h", [], dtype=pl.String)
+    where = strings_with_clear_values(strings, known, run_key(run_id)) + strings_with_identifiers(strings)
+    places = sorted({w.split(" #")[0] for w in where})
+    return {"strings_scanned": len(strings), "places_with_personal_data": places, "passed": not places}
+
+
+def _json_strings(value: Any, path: str) -> list[tuple[str, str]]:
+    """Return (key path, string) of every string in a JSON-like value; the approved policy is skipped."""
+    if isinstance(value, dict):
+        return [
+            item
+            for k, v in value.items()
+            if k != "policy_text"
+            for item in _json_strings(v, f"{path}: {k}" if path.endswith(".json") else f"{path}.{k}")
+        ]
+    if isinstance(value, list):
+        return [item for i, v in enumerate(value) for item in _json_strings(v, f"{path}[{i}]")]
+    return [(path, value)] if isinstance(value, str) else []
+
+
+def pseudonymise_stage(
+    batch: Batch,
+    ws: Workspace,
+    period: Period,
+    jurisdiction: str,
+    run_id: str | None = None,
+    keep_scrubbed_notes: bool = False,
+) -> dict[str, Any]:
     """Pseudonymise a checked batch's accepted rows into the store; return linkage and scan figures."""
     keys = open_store(ws.keys)
     out = ws.store(jurisdiction, period.label) / batch.partner_id / batch.batch_id
@@ -194,6 +281,7 @@ def pseudonymise_stage(batch: Batch, ws: Workspace, period: Period, jurisdiction
         period.end,
         national_citizenship=partner(batch.partner_id).country,
         language=partner(batch.partner_id).country,
+        keep_scrubbed_notes=keep_scrubbed_notes,
     )
     identifiers = clear_values(accepted, DIRECT_IDENTIFIERS)
     clear_hits = cells_equal_to(result.frames, identifiers)
@@ -203,6 +291,7 @@ def pseudonymise_stage(batch: Batch, ws: Workspace, period: Period, jurisdiction
     for name, frame in result.frames.items():
         frame.write_parquet(out / f"{name}.parquet", statistics=False)
     write_store_keys(out, keys, batch.partner_id)
+    _remember_fingerprints(ws, run_id, batch, accepted)
     return {
         "partner": batch.partner_id,
         "batch": batch.batch_id,

@@ -119,20 +119,25 @@ def needles() -> list[str]:
     ]
 
 
-def find_leaks(roots: list[Path], exclude: list[Path]) -> list[str]:
-    """Return ``file: needle`` for every canary found under ``roots``, outside ``exclude``."""
+def find_leaks(roots: list[Path], exclude: list[Path], needles_: list[str] | None = None) -> list[str]:
+    """Return ``file: needle`` for every canary found under ``roots``, outside ``exclude``.
+
+    Inbox folders and truth files are where personal data is allowed, so they are never searched.
+    """
     hits: list[str] = []
     excluded = [e.resolve() for e in exclude]
     for root in roots:
         for path in Path(root).rglob("*"):
             if not path.is_file() or any(path.resolve().is_relative_to(e) for e in excluded):
                 continue
+            if "inbox" in path.relative_to(root).parts or path.name.endswith(".truth.json"):
+                continue
             data = path.read_bytes()
             texts = [data]
             if path.suffix == ".parquet":
                 frame = pl.read_parquet(path)
                 texts.append(frame.write_csv().encode("utf-8") + ",".join(frame.columns).encode("utf-8"))
-            for needle in needles():
+            for needle in needles_ if needles_ is not None else needles():
                 if any(needle.encode("utf-8") in t for t in texts):
                     hits.append(f"{path}: {needle}")
     return hits
