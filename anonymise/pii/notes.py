@@ -9,7 +9,10 @@ family's notes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import polars as pl
 
@@ -28,18 +31,40 @@ def known_people(persons: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("name").str.len_chars() > 0)
 
 
-def count_detections(notes: pl.Series, language: str, known: Sequence[tuple[str, str]] = ()) -> dict[str, int]:
-    """Return how many notes have text and how many spans of each type the analyzer finds in them."""
+#: Above this many notes, detection is spread over all cores (each worker builds its analyzer once).
+PARALLEL_FROM = 5000
+
+
+def _count(texts: list[str], language: str, known: list[tuple[str, str]]) -> dict[str, int]:
     from anonymise.pii.names import record_recognizer
 
-    texts = [t for t in notes.drop_nulls().to_list() if t.strip()]
-    counts: dict[str, int] = {"notes_with_text": len(texts)}
-    if not texts:
-        return counts
-    ad_hoc = [record_recognizer(list(known), language)] if known else []
+    ad_hoc = [record_recognizer(known, language)] if known else []
+    counts: dict[str, int] = {}
     for text in texts:
         for result in analyze(text, language, ad_hoc=ad_hoc):
             counts[result.entity_type] = counts.get(result.entity_type, 0) + 1
+    return counts
+
+
+def count_detections(
+    notes: pl.Series, language: str, known: Sequence[tuple[str, str]] = (), workers: int | None = None
+) -> dict[str, int]:
+    """Return how many notes have text and how many spans of each type the analyzer finds in them.
+
+    Large batches (``PARALLEL_FROM`` notes or more) are split over ``workers`` processes (all cores).
+    """
+    texts = [t for t in notes.drop_nulls().to_list() if t.strip()]
+    counts: dict[str, int] = {"notes_with_text": len(texts)}
+    workers = workers or os.cpu_count() or 1
+    if len(texts) >= PARALLEL_FROM and workers > 1:
+        chunks = [texts[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            parts = list(pool.map(_count, chunks, [language] * workers, [list(known)] * workers))
+    else:
+        parts = [_count(texts, language, list(known))] if texts else []
+    for part in parts:
+        for entity, n in part.items():
+            counts[entity] = counts.get(entity, 0) + n
     return dict(sorted(counts.items()))
 
 

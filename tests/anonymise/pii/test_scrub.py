@@ -60,3 +60,15 @@ def test_russian_notes_are_scrubbed_of_cases_and_identifiers():
 
 def test_empty_text_is_returned_as_is():
     assert scrub("", "bg").text == "" and scrub("", "bg").spans == ()
+
+
+def test_large_batches_are_counted_the_same_on_all_cores(monkeypatch):
+    import polars as pl
+
+    from anonymise.pii import notes
+
+    texts = pl.Series(["Иване, тел. 0888 123 456.", "Мария Петрова дойде.", "", None] * 6)
+    single = notes.count_detections(texts, "bg", KNOWN_BG, workers=1)
+    monkeypatch.setattr(notes, "PARALLEL_FROM", 4)
+    assert notes.count_detections(texts, "bg", KNOWN_BG, workers=2) == single
+    assert single["notes_with_text"] == 12 and single["PHONE_NUMBER"] == 6
