@@ -54,21 +54,16 @@ def rekeying_map(keys: KeyStore, domain: str, old: int, new: int, inbox: Path) -
                 continue
             raw = {n: r.frame.drop(ROW, LINE) for n, r in read_batch(batch).items()}
             country_code = PARTNERS[batch.partner_id].country
-            before = pseudonymise_batch(
-                raw,
-                domain_keys(keys, batch.partner_id, {domain: old}),
-                batch.partner_id,
-                date.today(),
-                country_code,
-                language=country_code,
-            )
-            after = pseudonymise_batch(
-                raw,
-                domain_keys(keys, batch.partner_id, {domain: new}),
-                batch.partner_id,
-                date.today(),
-                country_code,
-                language=country_code,
+            before, after = (
+                pseudonymise_batch(
+                    raw,
+                    domain_keys(keys, batch.partner_id, {domain: generation}),
+                    batch.partner_id,
+                    date.today(),
+                    country_code,
+                    language=country_code,
+                )
+                for generation in (old, new)
             )
             for name, frame in before.frames.items():
                 for column in PSEUDONYM_COLUMNS:

@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 import csv
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -169,7 +169,17 @@ def ru_gender(given: str, family: str | None = None, middle: str | None = None) 
     return "femn" if given.endswith(("а", "я")) else "masc"
 
 
+@lru_cache(maxsize=65536)
+def _ru_declensions_cached(word: str, kind: str, gender: str | None) -> frozenset[str]:
+    return frozenset(_ru_declensions(word, kind, gender))
+
+
 def ru_declensions(word: str, kind: str, gender: str | None) -> set[str]:
+    """Return the six cases of a Russian name word (cached: pymorphy3's inflection is the costly part)."""
+    return set(_ru_declensions_cached(word, kind, gender))
+
+
+def _ru_declensions(word: str, kind: str, gender: str | None) -> set[str]:
     """Return the six singular cases of ``word`` (``kind`` = ``Name``, ``Surn`` or ``Patr``) in ``gender``;
     for a surname also the six plural cases (Петровы, Петровых …). Falls back to suffix rules."""
     capital = word[:1].isupper()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -50,12 +51,13 @@ def split_name(full: str, language: str) -> tuple[str, str | None, str | None]:
     return words[0], words[-1], " ".join(words[1:-1])
 
 
-def name_forms(full: str, language: str) -> set[str]:
-    """Return every form of one full name in ``language``."""
+@lru_cache(maxsize=65536)
+def name_forms(full: str, language: str) -> frozenset[str]:
+    """Return every form of one full name in ``language`` (cached: a case's names recur in every note)."""
     given, family, middle = split_name(full, language)
     if middle and " " in middle:  # several middle names: keep the first as the patronymic
         middle = middle.split()[0]
-    return (ru_forms if language == "ru" else bg_forms)(given, family, middle) | {full}
+    return frozenset((ru_forms if language == "ru" else bg_forms)(given, family, middle) | {full})
 
 
 class RecordNameRecognizer(EntityRecognizer):

@@ -10,7 +10,7 @@ _WORD = r"[А-Я][а-я]+"
 _TWO_WORD_STARTS = (
     r"(?:Велико|Стара|Нова|Горна|Долна|Горно|Долно|Горни|Долни|Малко|Малка|Голямо|Голяма|Бяла|Свети|Света)\s"
 )
-_PLACE = rf"(?:{_TWO_WORD_STARTS})?{_WORD}(?:-{_WORD})?"
+_PLACE = rf"(?:{_TWO_WORD_STARTS})?{_WORD}(?:-{_WORD})?(?:\s{_WORD}(?=[,.;)]|\s*$))?"  # «с. Бели Осъм,»
 _QUOTED = r"[„“\"«][^„“”\"«»\n]{1,40}[“”\"»]"
 _NUMBER = r"\d{1,4}(?:\s?[А-Яа-я](?![а-я]))?"
 # An unquoted street or quarter name: an optional initial («Н. Вапцаров»), one or two capitalised words,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from anonymise.identifiers import egn, lnc
+
+# a service date («на 09.12.2023 г.») is not a phone, whatever phonenumbers thinks of its digits
+DATE_LIKE = re.compile(r"^\s*\d{1,2}[./]\d{1,2}[./]\d{2,4}\s*$")
 
 
 class PhoneRecognizer(LocalRecognizer):
@@ -54,7 +59,7 @@ class PhoneRecognizer(LocalRecognizer):
         results = []
         for region in self.regions:
             for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
-                if self._is_personal_number(match.raw_string, match.number):
+                if self._is_personal_number(match.raw_string, match.number) or DATE_LIKE.match(match.raw_string):
                     continue
                 results.append(
                     RecognizerResult(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from presidio_analyzer import Pattern, PatternRecognizer
 
 _WORD = r"[А-ЯЁ][а-яё]+"
-_PLACE = rf"{_WORD}(?:-{_WORD})*"
+_PLACE = rf"{_WORD}(?:-{_WORD})*(?:\s{_WORD}(?=[,.;)]|\s*$))?"  # «Красный Яр,»: a second word ends the part
 _QUOTED = r"[«„\"][^«»„“\"\n]{1,40}[»“\"]"
 # A street name: an optional initial, one or two capitalised words, or a number and a word («22 Партсъезда»).
-_NAME = rf"(?:{_QUOTED}|(?:[А-ЯЁ]\.\s?)?{_WORD}(?:\s{_WORD})?|\d{{1,3}}(?:-?[а-я]{{1,2}})?\s{_WORD})"
+_HYPHENATED = rf"{_WORD}(?:-{_WORD})*"  # «Стара-Загора», «Ново-Садовая»
+_NAME = rf"(?:{_QUOTED}|(?:[А-ЯЁ]\.\s?)?{_HYPHENATED}(?:\s{_HYPHENATED})?|\d{{1,3}}(?:-?[а-я]{{1,2}})?\s{_WORD})"
 _NUMBER = r"\d{1,4}(?:\s?[а-яА-Я](?![а-я]))?(?:/\d{1,4})?"
 
 _STARTS = [
