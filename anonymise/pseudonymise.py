@@ -16,6 +16,7 @@ Linkage of a person in the central domain, strongest first:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -55,7 +56,7 @@ class Pseudonymised:
     dropped_fields: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _typed(frame: pl.DataFrame, dates: list[str], ints: list[str] = ()) -> pl.DataFrame:  # type: ignore[assignment]
+def _typed(frame: pl.DataFrame, dates: Sequence[str], ints: Sequence[str] = ()) -> pl.DataFrame:
     return frame.with_columns(
         [pl.col(c).str.strptime(pl.Date, "%Y-%m-%d", strict=False) for c in dates]
         + [pl.col(c).cast(pl.Int64, strict=False) for c in ints]

@@ -52,6 +52,7 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
     from flows.governance import approved_policy
     from flows.keystore import open_store
     from flows.pipeline import RunFailed, StageFailed, run_pipeline
+    from flows.stages import LeakFound
     from flows.workspace import Workspace
 
     try:
@@ -67,7 +68,7 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
         _fail(str(exc))
     try:
         return run_pipeline(inbox=inbox, workspace=workspace, period=period, jurisdiction=jurisdiction)
-    except (RunFailed, StageFailed, PolicyError, KeyStoreError) as exc:
+    except (RunFailed, StageFailed, LeakFound, PolicyError, KeyStoreError) as exc:
         _fail(str(exc))
     raise AssertionError("unreachable")
 
@@ -97,6 +98,7 @@ def demo(workspace: Path = typer.Option(Path("workspace"), help="Workspace for t
     """Generate synthetic partners and run the pipeline on them; print where the results are."""
     import os
 
+    from flows.governance import DPO_PASSPHRASE_ENV
     from flows.keystore import PASSPHRASE_ENV
     from flows.synth import generate
 
@@ -170,7 +172,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
 app.add_typer(subjects_app, name="subjects")
 WORKSPACE = typer.Option(Path("workspace"), help="The workspace (keys/, policy.toml, store/ …).")
-DPO_PASSPHRASE_ENV = "ZAKRILA_DPO_PASSPHRASE"
 
 
 def _init(workspace: Path, dpo_public_key: Path | None) -> None:
@@ -178,7 +179,7 @@ def _init(workspace: Path, dpo_public_key: Path | None) -> None:
 
     from anonymise.keys import KeyStoreError
     from anonymise.policy import PolicyError
-    from flows.governance import init_governance
+    from flows.governance import DPO_PASSPHRASE_ENV, init_governance
     from flows.keystore import KeyStore, passphrase_from_environment
     from flows.stages import domains_for
     from flows.workspace import Workspace
@@ -282,7 +283,7 @@ def _approve(workspace: Path, dpo_key: Path | None) -> None:
     import os
 
     from anonymise.policy import PolicyError
-    from flows.governance import approve
+    from flows.governance import DPO_PASSPHRASE_ENV, approve
     from flows.workspace import Workspace
 
     passphrase = os.environ.get(DPO_PASSPHRASE_ENV) or typer.prompt("DPO key passphrase", hide_input=True)

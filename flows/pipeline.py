@@ -119,9 +119,9 @@ def scan_for_keys(workspace: Path, paths: list[Path]) -> dict[str, Any]:
 
 
 @stage("leak-guard")
-def leak_guard(workspace: Path, run_id: str, tables: list[str], draft: dict[str, Any]) -> dict[str, Any]:
+def leak_guard(workspace: Path, run_id: str, tables: list[str], draft: dict[str, Any], language: str) -> dict[str, Any]:
     """Scan every string of the release and the report for personal data before anything is published."""
-    return stages.leak_guard_stage(Workspace(workspace), run_id, tables, draft)
+    return stages.leak_guard_stage(Workspace(workspace), run_id, tables, draft, language)
 
 
 @stage("aggregate")
@@ -187,46 +187,44 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
     keys = open_store(ws.keys)
     domains = stages.domains_for(jurisdiction)
     keys.require(domains)
-    central = "bg-central" if jurisdiction == "bg" else "ru"
+    central = stages.central_domain(jurisdiction)
     batches, skipped = discover_batches(Path(inbox), jurisdiction)  # type: ignore[arg-type]
     logger.info("run %s: %d batches for %s, period %s", run_id, len(batches), jurisdiction, the_period.label)
 
-    checks = [check_contract(b, ws.root, started.date()) for b in batches]
-    good = [b for b, c in zip(batches, checks, strict=True) if c["status"] == "checked"]
-    stored = [pseudonymise(b, ws.root, the_period, jurisdiction, run_id, policy.keeps_scrubbed_notes) for b in good]
-    batch_keys = [f"{b.partner_id}/{b.batch_id}" for b in good]
-    facts: dict[str, Any] = {
-        "run_id": run_id,
-        "started": started,
-        "period": the_period,
-        "jurisdiction": jurisdiction,
-        "inbox": str(inbox),
-        "policy": policy,
-        "approval": approval,
-        "keys": keys,
-        "central": central,
-        "checks": checks,
-        "stored": stored,
-        "skipped": skipped,
-        "domains": domains,
-        "operator": _operator_pseudonym(keys, central),
-    }
-    if not good:
-        report = write_report(ws, facts | {"failure": "no batch could be read"})
-        raise RunFailed(f"no batch could be read; see {report}")
-    facts["erasure"] = erase(ws.root, jurisdiction, the_period, batch_keys)
-
-    quality = [
-        {
-            "partner": c["partner"],
-            "entity": name,
-            **{k: e[k] for k in ("received", "accepted", "quarantined", "reasons", "completeness", "declined")},
+    try:  # scratch files and the run's fingerprint key go, whatever happens
+        checks = [check_contract(b, ws.root, started.date()) for b in batches]
+        good = [b for b, c in zip(batches, checks, strict=True) if c["status"] == "checked"]
+        stored = [pseudonymise(b, ws.root, the_period, jurisdiction, run_id, policy.keeps_scrubbed_notes) for b in good]
+        batch_keys = [f"{b.partner_id}/{b.batch_id}" for b in good]
+        facts: dict[str, Any] = {
+            "run_id": run_id,
+            "started": started,
+            "period": the_period,
+            "jurisdiction": jurisdiction,
+            "policy": policy,
+            "approval": approval,
+            "keys": keys,
+            "checks": checks,
+            "stored": stored,
+            "skipped": skipped,
+            "domains": domains,
+            "operator": _operator_pseudonym(keys, central),
         }
-        for c in checks
-        if c["status"] == "checked"
-        for name, e in c["entities"].items()
-    ]
-    try:
+        if not good:
+            report = write_report(ws, facts | {"failure": "no batch could be read"})
+            raise RunFailed(f"no batch could be read; see {report}")
+        facts["erasure"] = erase(ws.root, jurisdiction, the_period, batch_keys)
+
+        quality = [
+            {
+                "partner": c["partner"],
+                "entity": name,
+                **{k: e[k] for k in ("received", "accepted", "quarantined", "reasons", "completeness", "declined")},
+            }
+            for c in checks
+            if c["status"] == "checked"
+            for name, e in c["entities"].items()
+        ]
         aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id)
         protection = control_disclosure(ws.root, run_id, policy, tables)
         audit = audit_disclosure(ws.root, run_id, policy, tables)
@@ -235,7 +233,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         if failed:
             report = write_report(ws, facts | {"failure": f"disclosure audit failed for {', '.join(failed)}"})
             raise RunFailed(f"disclosure audit failed for {', '.join(failed)}: no release written; see {report}")
-        facts["leak_guard"] = leak_guard(ws.root, run_id, tables, build_report(ws, facts))
+        facts["leak_guard"] = leak_guard(ws.root, run_id, tables, build_report(ws, facts), jurisdiction)
         if not facts["leak_guard"]["passed"]:
             places = "; ".join(facts["leak_guard"]["places_with_personal_data"])
             report = write_report(ws, facts | {"failure": f"leak guard found personal data in: {places}"})

@@ -64,14 +64,20 @@ def key_scan_stage(ws: Workspace, keys: KeyStore, paths: list[Path]) -> dict[str
     """Return how many written files contain key material (must be 0), scanning every file under paths."""
     files = [f for p in paths if p.exists() for f in ([p] if p.is_file() else sorted(p.rglob("*"))) if f.is_file()]
     files = [f for f in files if not f.resolve().is_relative_to(ws.keys.resolve())]
-    hits = sum(key_material_hits([f.read_bytes()], keys.material()) for f in files)
+    material = keys.material()
+    hits = sum(key_material_hits([f.read_bytes()], material) for f in files)
     return {"files_scanned": len(files), "files_with_key_material": hits}
+
+
+def central_domain(jurisdiction: str) -> str:
+    """Return the domain a jurisdiction's persons are linked in (the partner registry's domain)."""
+    return next(p.domain for p in PARTNERS.values() if p.country == jurisdiction)
 
 
 def domains_for(jurisdiction: str) -> list[str]:
     """Return the key domains a jurisdiction's run needs: each partner's and the central one."""
-    central = "bg-central" if jurisdiction == "bg" else "ru"
-    return [f"local:{p.id}" for p in PARTNERS.values() if p.country == jurisdiction] + [central]
+    local = [f"local:{p.id}" for p in PARTNERS.values() if p.country == jurisdiction]
+    return local + [central_domain(jurisdiction)]
 
 
 def domain_keys(store: KeyStore, partner_id: str, generations: dict[str, int] | None = None) -> DomainKeys:
@@ -128,7 +134,7 @@ def check_store_keys(folder: Path, store: KeyStore, partner_id: str) -> None:
             )
 
 
-def _key_id(frame: pl.DataFrame, column: str, quarantine: pl.DataFrame) -> pl.Series:
+def _wholly_quarantined_ids(frame: pl.DataFrame, column: str, quarantine: pl.DataFrame) -> pl.Series:
     """Return the IDs whose every row is quarantined (an ID with an accepted row stays usable)."""
     bad = frame.filter(pl.col(ROW).is_in(quarantine[ROW].implode()))[column].drop_nulls()
     good = frame.filter(~pl.col(ROW).is_in(quarantine[ROW].implode()))[column].drop_nulls()
@@ -155,7 +161,7 @@ def check_batch(batch: Batch, ws: Workspace, today: date) -> dict[str, Any]:
     for name, column, parent in CASCADES:
         if name in outcomes and parent in outcomes:
             key = ENTITIES[parent].key or column
-            gone = _key_id(raw[parent].frame, key, outcomes[parent].quarantine)
+            gone = _wholly_quarantined_ids(raw[parent].frame, key, outcomes[parent].quarantine)
             outcomes[name] = cascade(outcomes[name], raw[name].frame, column, gone)
     folder = ws.quarantine(batch.partner_id, batch.batch_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -201,9 +207,16 @@ _RUN_KEYS: dict[str, bytes] = {}
 NAME_FIELDS = ("given_name", "middle_name", "family_name")
 
 
+KEY_CHECK = "_key_check"
+
+
 def run_key(run_id: str) -> bytes:
     """Return the in-memory key of a run's leak-guard fingerprints (created on first use)."""
     return _RUN_KEYS.setdefault(run_id, secrets.token_bytes(32))
+
+
+def _key_check(key: bytes) -> str:
+    return fingerprints(pl.Series([KEY_CHECK]), key).item()
 
 
 def forget_run_key(run_id: str) -> None:
@@ -221,10 +234,21 @@ def _remember_fingerprints(ws: Workspace, run_id: str | None, batch: Batch, raw:
     folder = ws.work(run_id) / "fingerprints"
     folder.mkdir(parents=True, exist_ok=True)
     pl.DataFrame({"h": prints.unique()}).write_parquet(folder / f"{batch.partner_id}__{batch.batch_id}.parquet")
+    (folder / KEY_CHECK).write_text(_key_check(key))
 
 
-def leak_guard_stage(ws: Workspace, run_id: str, tables: list[str], report: dict[str, Any]) -> dict[str, Any]:
-    """Scan every string of the release tables and the draft report; return where anything was found."""
+def leak_guard_stage(
+    ws: Workspace, run_id: str, tables: list[str], report: dict[str, Any], language: str
+) -> dict[str, Any]:
+    """Scan every string of the release tables and the draft report; return where anything was found.
+
+    The fingerprints can only be compared under the key that made them; if this process does not hold
+    it (a task run elsewhere), the guard refuses rather than passing on no matches.
+    """
+    folder = ws.work(run_id) / "fingerprints"
+    key = _RUN_KEYS.get(run_id)
+    if key is None or not (folder / KEY_CHECK).exists() or (folder / KEY_CHECK).read_text() != _key_check(key):
+        raise LeakFound("the leak guard cannot compare fingerprints: this process lacks the run's key; no release")
     strings: dict[str, str] = {}
     for table_id in tables:
         frame = pl.read_parquet(ws.work(run_id) / "protected" / f"{table_id}.parquet")
@@ -235,9 +259,8 @@ def leak_guard_stage(ws: Workspace, run_id: str, tables: list[str], report: dict
     for path, value in _json_strings(report, "report.json"):
         strings[path] = value
     strings = {k: v for k, v in strings.items() if v}
-    files = sorted((ws.work(run_id) / "fingerprints").glob("*.parquet"))
-    known = pl.concat([pl.read_parquet(f)["h"] for f in files]) if files else pl.Series("h", [], dtype=pl.String)
-    where = strings_with_clear_values(strings, known, run_key(run_id)) + strings_with_identifiers(strings)
+    known = pl.concat([pl.read_parquet(f)["h"] for f in sorted(folder.glob("*.parquet"))])
+    where = strings_with_clear_values(strings, known, key) + strings_with_identifiers(strings, language)
     places = sorted({w.split(" #")[0] for w in where})
     return {"strings_scanned": len(strings), "places_with_personal_data": places, "passed": not places}
 

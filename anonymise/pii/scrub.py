@@ -9,7 +9,7 @@ operators (never its ``hash`` operator, which is randomly salted).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -125,5 +125,6 @@ def scrub(
     return Scrubbed(out.text, tuple(spans))
 
 
-def _constant(value: str):  # type: ignore[no-untyped-def]
+def _constant(value: str) -> Callable[[str], str]:
+    """Return an operator that replaces any span by ``value``."""
     return lambda _span: value

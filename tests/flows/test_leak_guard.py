@@ -57,4 +57,45 @@ def test_identifiers_in_report_strings_are_found_by_pattern(tmp_path):
 
     draft = {"a": {"b": ["ЕГН 1847230710"], "ok": "BG323"}, "policy_text": "ЕГН 1847230710 in the approved policy"}
     strings = dict(_json_strings(draft, "report.json"))
-    assert strings_with_identifiers(strings) == ["report.json: a.b[0]"]
+    assert strings_with_identifiers(strings, "bg") == ["report.json: a.b[0]"]
+
+
+def test_report_strings_of_a_real_kind_are_not_mistaken_for_identifiers():
+    from anonymise.leaks import strings_with_identifiers
+
+    benign = {
+        "a": "2026-11-23T00:04:59+00:00",
+        "b": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "c": "bg-central#2",
+        "d": "BG05M9OP001-2.004-0041",
+        "e": "HMAC-SHA256, truncated to 128 bits (32 hex digits)",
+        "f": "run-20261123T000510Z-0bf4db",
+    }
+    assert strings_with_identifiers(benign, "bg") == []
+
+
+def test_the_guard_refuses_when_this_process_lacks_the_runs_key(tmp_path):
+    from flows import stages
+    from flows.workspace import Workspace
+
+    ws = Workspace(tmp_path)
+    folder = ws.work("run-x") / "fingerprints"
+    folder.mkdir(parents=True)
+    stages._remember_fingerprints(
+        ws,
+        "run-x",
+        stages.Batch("p", "b", tmp_path),
+        {
+            "persons": pl.DataFrame(
+                {"given_name": ["Мария"], "middle_name": [None], "family_name": ["Петрова"]},
+                schema_overrides={"middle_name": pl.String},
+            )
+        },
+    )
+    stages.forget_run_key("run-x")  # as if the guard ran in another process
+    with pytest.raises(stages.LeakFound, match="lacks the run's key"):
+        stages.leak_guard_stage(ws, "run-x", [], {"x": "Петрова"}, "bg")
+    stages.run_key("run-x")  # a new key is not the one that made the fingerprints
+    with pytest.raises(stages.LeakFound, match="lacks the run's key"):
+        stages.leak_guard_stage(ws, "run-x", [], {"x": "Петрова"}, "bg")
+    stages.forget_run_key("run-x")
