@@ -14,6 +14,10 @@ DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
     "PREFECT_UI_ENABLED": "false",
+    # Prefect waits 20 s for its ephemeral server by default; on a loaded 2-core machine the
+    # server's first start (database migrations) can take longer, and the run then fails before
+    # it has begun. Two minutes costs nothing when the server comes up quickly.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "TLDEXTRACT_CACHE": os.devnull,
 }
 
