@@ -1,0 +1,397 @@
+"""Differentially private count tables with OpenDP, and the privacy-budget ledger of a release series.
+
+Differential privacy (the third disclosure method of the ministry release) publishes every cell of a
+table with random noise whose size is set by the privacy-loss parameter ε (and δ): whether or not any
+one person's records are in the data changes the probability of any published table by at most a
+factor e^ε (plus δ). Four things make that true, and each is explicit here:
+
+- **bounded contributions** — a person counts at most once in a cell (the measure is unique persons)
+  and in at most ``max_groups`` cells; further cells are dropped in a key-derived order (the keyed
+  HMAC of person and cell), never by Python randomness, so the same data and key keep the same cells;
+- **public keys** — the cells are the cross-product of the public code lists, so every combination is
+  published, the empty ones too (with noise): which cells exist never depends on the data;
+- **exact discrete noise** — OpenDP's discrete Laplace (pure ε-DP) or discrete Gaussian (ρ-zCDP,
+  converted to (ε, δ)) on integer counts, sampled from the operating system's CSPRNG; the noise scale
+  is the smallest OpenDP's privacy map accepts for ε (``opendp.binary_search_param``), and the ε and δ
+  reported are what the measurement's ``map`` says for the declared sensitivity;
+- **accounting** — a ``BudgetLedger`` per release series adds the ε and δ of each release (basic
+  sequential composition) and refuses a release beyond the series' cap.
+
+Negative noisy counts become 0 and margins (``_T``) may be sums of the published cells: both are
+post-processing of the noisy cells, which never weakens the guarantee.
+
+There is no seed: noise comes from the OS CSPRNG, so values differ on every run, and tests check the
+noise's distribution, not its values.
+
+>>> rows = pl.DataFrame({"person": ["a", "a", "b"], "sex": ["f", "f", "m"], "age_band": ["Y0T2", "Y3T6", "Y0T2"]})
+>>> dims = {"sex": ["f", "m", "u"], "age_band": ["Y0T2", "Y3T6"]}
+>>> release = release_counts(rows, "person", dims, epsilon=1.0, key=bytes(32), margins="none")
+>>> release.table.height, release.epsilon, release.delta, release.scale
+(6, 1.0, 0.0, 1.0)
+>>> release.table["value"].min() >= 0
+True
+>>> ledger = BudgetLedger("T04-2025", epsilon_cap=1.5).charge("2025-Q1", release.epsilon, release.delta)
+>>> ledger.epsilon_remaining
+0.5
+>>> ledger.charge("2025-Q2", 1.0)
+Traceback (most recent call last):
+...
+anonymise.dp.BudgetExceeded: release '2025-Q2' would bring series 'T04-2025' to ε=2 against a cap of ε=1.5 (0.5 remains)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from itertools import combinations
+from typing import Any, Literal
+
+import opendp.prelude as dp
+import polars as pl
+
+from anonymise.pseudonym import pseudonym
+from anonymise.tables import TOTAL
+
+Mechanism = Literal["laplace", "gaussian"]
+Margins = Literal["none", "derived", "measured"]
+
+#: Significance of the published accuracy: 95 % of cells lie within ``accuracy`` of the bounded count.
+ACCURACY_ALPHA = 0.05
+
+#: The composition the ledger applies, as the report prints it.
+COMPOSITION = "basic sequential composition: the ε and the δ of the releases in a series add up"
+
+
+def _enable_opendp() -> None:
+    """Opt in to the OpenDP features this module needs.
+
+    ``contrib`` is the only one: ``make_laplace``, ``make_gaussian``, ``make_zCDP_to_approxDP`` and
+    ``make_fix_delta`` are "contributed" components whose proofs have not yet completed OpenDP's vetting
+    process, and the library refuses them until the caller opts in. ``floating-point`` is not needed
+    (the counts and the noise are integers, so there is no floating-point attack surface) and neither is
+    ``honest-but-curious`` (no user-supplied function or claim enters a privacy map).
+    """
+    dp.enable_features("contrib")
+
+
+def bound_contributions(
+    rows: pl.DataFrame, person: str, dims: Mapping[str, Sequence[str]], max_groups: int, key: bytes
+) -> pl.DataFrame:
+    """Return the distinct (person, cell) pairs kept: at most ``max_groups`` cells per person.
+
+    Rows with no person, or with a category outside the public code lists, belong to no published cell
+    and are dropped. Of a person's cells, those with the smallest keyed HMAC of (person, cell) are kept:
+    the choice depends only on that person's own rows and the key, so adding or removing one person
+    changes at most ``max_groups`` cells of the table, each by one — the sensitivity the noise is
+    calibrated to.
+    """
+    if max_groups < 1:
+        raise ValueError("max_groups must be at least 1")
+    names = list(dims)
+    in_domain = [pl.col(person).is_not_null(), *[pl.col(d).is_in(list(dims[d])) for d in names]]
+    cell_of_person = pl.concat_str([pl.col(person).cast(pl.String), *[pl.col(d) for d in names]], separator="\x1f")
+    return (
+        rows.lazy()
+        .select(person, *names)
+        .filter(in_domain)
+        .unique()
+        .with_columns(pseudonym(cell_of_person, key).alias("_order"))
+        .filter(pl.col("_order").rank("ordinal").over(person) <= max_groups)
+        .drop("_order")
+        .sort(person, *names)
+        .collect()
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DpRelease:
+    """A differentially private count table and the figures that prove what it guarantees.
+
+    ``table`` has one column per dimension (``_T`` in margins) and ``value``, the noisy count of unique
+    persons, clamped at 0. ``scale`` is the noise scale of every measured cell; ``sensitivity`` the
+    declared L1 (Laplace) or L2 (Gaussian) distance between the count vectors of two data sets that
+    differ in one person; ``epsilon`` and ``delta`` what OpenDP's privacy map gives for it (``rho``
+    the zCDP loss of the Gaussian before conversion); ``accuracy`` the half-width within which a measured
+    cell lies of its bounded count with probability 1 − ``alpha``.
+    """
+
+    table: pl.DataFrame
+    mechanism: Mechanism
+    scale: float
+    sensitivity: float
+    epsilon: float
+    delta: float
+    rho: float | None
+    accuracy: float
+    alpha: float
+    max_groups: int
+    margins: Margins
+    measured_cells: int
+    clamped: bool = True
+
+    def statement(self) -> str:
+        """Return the sentence the DPO report prints about this table's guarantee."""
+        noise = "discrete Laplace" if self.mechanism == "laplace" else "discrete Gaussian"
+        loss = f"ε = {self.epsilon:.4g}, δ = {self.delta:.3g}"
+        if self.rho is not None:
+            loss += f"; ρ = {self.rho:.4g} zero-concentrated DP"
+        cells = "1 cell" if self.max_groups == 1 else f"{self.max_groups} cells"
+        margins = {
+            "none": "No margins are published.",
+            "derived": "Margins (_T) are sums of the published cells, which is post-processing and costs no budget.",
+            "measured": "Margins (_T) are measured with their own noise and included in the ε above.",
+        }[self.margins]
+        return (
+            f"Published with differential privacy (OpenDP, {noise} noise of scale {self.scale:.4g} on each of "
+            f"{self.measured_cells} cells of the public code lists, empty cells included): each person counts "
+            f"at most once in a cell and in at most {cells}, so adding or removing any one "
+            f"person changes the probability of any published table by at most a factor e^ε plus δ ({loss}). "
+            f"With probability {1 - self.alpha:.0%} a measured cell is within ±{math.floor(self.accuracy)} of "
+            f"its true count after that bound. Negative values are set to 0 after the noise is added, which is "
+            f"post-processing and keeps the guarantee. {margins}"
+        )
+
+
+def _levels(dims: Sequence[str], margins: Margins) -> list[tuple[str, ...]]:
+    """Return the dimension sets measured or published, finest first (as ``tables.cube`` builds them)."""
+    if margins == "none":
+        return [tuple(dims)]
+    return [kept for size in range(len(dims), -1, -1) for kept in combinations(dims, size)]
+
+
+def _grid(dims: Mapping[str, Sequence[str]], levels: list[tuple[str, ...]]) -> pl.DataFrame:
+    """Return every cell of the public code lists at each level, in code-list order (``_T`` last)."""
+    parts = []
+    for kept in levels:
+        part = pl.DataFrame({"_cell": [0]})
+        for d in dims:
+            values = list(dims[d]) if d in kept else [TOTAL]
+            part = part.join(pl.DataFrame({d: values}), how="cross")
+        parts.append(part.drop("_cell"))
+    order = [pl.col(d).cast(pl.Enum([*dims[d], TOTAL])) for d in dims]
+    return pl.concat(parts).sort(order)
+
+
+def _aggregate(frame: pl.DataFrame, names: list[str], levels: list[tuple[str, ...]], agg: pl.Expr) -> pl.DataFrame:
+    """Return ``agg`` (aliased ``value``) per cell of each level, ``_T`` for the dimensions summed over."""
+    parts = [
+        (frame.group_by(list(kept)).agg(agg) if kept else frame.select(agg)).with_columns(
+            [pl.lit(TOTAL).alias(d) for d in names if d not in kept]
+        )
+        for kept in levels
+    ]
+    return pl.concat([p.select(*names, "value") for p in parts])
+
+
+def _l2_bound(n: int) -> float:
+    """Return the smallest float not below √n, so the declared L2 sensitivity is never understated."""
+    root = math.sqrt(n)
+    while Fraction(root) ** 2 < n:
+        root = math.nextafter(root, math.inf)
+    return root
+
+
+def _calibrate(
+    mechanism: Mechanism, sensitivity: int, epsilon: float, delta: float
+) -> tuple[Any, float, float, float, float | None]:
+    """Return the measurement, its scale, and the ε, δ and ρ OpenDP's privacy map gives for it."""
+    _enable_opendp()
+    counts = dp.vector_domain(dp.atom_domain(T="i64"))
+    if mechanism == "laplace":
+        space = counts, dp.l1_distance(T="i64")
+        scale = dp.binary_search_param(lambda s: dp.m.make_laplace(*space, scale=s), d_in=sensitivity, d_out=epsilon)
+        laplace = dp.m.make_laplace(*space, scale=scale)
+        return laplace, scale, float(laplace.map(sensitivity)), 0.0, None
+    l2 = _l2_bound(sensitivity)
+    space = counts, dp.l2_distance(T=float)
+
+    def approximate(s: float) -> Any:
+        return dp.c.make_fix_delta(dp.c.make_zCDP_to_approxDP(dp.m.make_gaussian(*space, scale=s)), delta)
+
+    scale = dp.binary_search_param(approximate, d_in=l2, d_out=(epsilon, delta))
+    gaussian = dp.m.make_gaussian(*space, scale=scale)
+    spent_epsilon, spent_delta = approximate(scale).map(l2)
+    return gaussian, scale, float(spent_epsilon), float(spent_delta), float(gaussian.map(l2))
+
+
+def release_counts(
+    rows: pl.DataFrame,
+    person: str,
+    dims: Mapping[str, Sequence[str]],
+    epsilon: float,
+    key: bytes,
+    delta: float = 0.0,
+    max_groups: int = 1,
+    mechanism: Mechanism = "laplace",
+    margins: Margins = "derived",
+) -> DpRelease:
+    """Return the unique persons of every cell of ``dims``' code lists, with differential privacy.
+
+    ``rows`` holds a ``person`` column (the central pseudonym) and one column per dimension; ``dims``
+    maps each dimension to its public code list. ``key`` (at least 256 bits) orders a person's cells
+    when more than ``max_groups`` must be dropped. The Laplace mechanism gives pure ε-DP (``delta``
+    must be 0); the Gaussian needs ``delta`` > 0 and suits tables where people fall in many cells, as
+    its noise grows with √max_groups rather than max_groups.
+
+    ``margins``: ``"derived"`` (default) adds every ``_T`` total as the sum of the published cells —
+    free post-processing, and the table adds up; it counts person-cells, so a margin over a dimension
+    that does not partition persons (service, partner) counts a person once per part when
+    ``max_groups`` > 1, and the clamping at 0 biases it upwards. ``"measured"`` counts unique persons at
+    every margin level with its own noise, spending the same ε over all levels (more noise per cell,
+    tables need not add up). ``"none"`` publishes the cells alone.
+
+    The ledger is the caller's: charge it with the release's ``epsilon`` and ``delta`` (never more than
+    those asked for) before the table is published.
+    """
+    if not dims:
+        raise ValueError("a table needs at least one dimension")
+    if person in dims:
+        raise ValueError("the person column cannot be a dimension")
+    for d, categories in dims.items():
+        if not categories or len(set(categories)) != len(categories) or TOTAL in categories:
+            raise ValueError(f"the code list of {d!r} must be non-empty, without repeats and without {TOTAL!r}")
+    if not epsilon > 0:
+        raise ValueError("epsilon must be positive")
+    if mechanism == "laplace" and delta != 0:
+        raise ValueError("the Laplace mechanism is pure ε-DP: delta must be 0")
+    if mechanism == "gaussian" and not 0 < delta < 1:
+        raise ValueError("the Gaussian mechanism needs 0 < delta < 1")
+
+    names = list(dims)
+    levels = _levels(names, "none" if margins == "derived" else margins)
+    bounded = bound_contributions(rows, person, dims, max_groups, key)
+    # Each level adds at most max_groups cells of one person, each by one.
+    sensitivity = max_groups * len(levels)
+    noise, scale, spent_epsilon, spent_delta, rho = _calibrate(mechanism, sensitivity, epsilon, delta)
+
+    grid = _grid(dims, levels)
+    true = _aggregate(bounded, names, levels, pl.col(person).n_unique().cast(pl.Int64).alias("value"))
+    counts = grid.join(true, on=names, how="left", maintain_order="left")["value"].fill_null(0)
+    noisy = pl.Series("value", noise(counts.cast(pl.Int64).to_list()), dtype=pl.Int64)
+    table = grid.with_columns(noisy.clip(lower_bound=0))
+    if margins == "derived":
+        every = _levels(names, "derived")
+        sums = _aggregate(table, names, every, pl.col("value").sum())
+        table = _grid(dims, every).join(sums, on=names, how="left", maintain_order="left")
+
+    accuracy = (
+        dp.discrete_laplacian_scale_to_accuracy(scale, ACCURACY_ALPHA)
+        if mechanism == "laplace"
+        else dp.discrete_gaussian_scale_to_accuracy(scale, ACCURACY_ALPHA)
+    )
+    return DpRelease(
+        table=table,
+        mechanism=mechanism,
+        scale=scale,
+        sensitivity=float(sensitivity) if mechanism == "laplace" else _l2_bound(sensitivity),
+        epsilon=spent_epsilon,
+        delta=spent_delta,
+        rho=rho,
+        accuracy=float(accuracy),
+        alpha=ACCURACY_ALPHA,
+        max_groups=max_groups,
+        margins=margins,
+        measured_cells=grid.height,
+    )
+
+
+class BudgetExceeded(Exception):
+    """A release would spend more privacy budget than its series' cap allows."""
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One release charged to a series: its id and the ε and δ it spent."""
+
+    release_id: str
+    epsilon: float
+    delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class BudgetLedger:
+    """The privacy budget of one release series: its cap, the releases charged, what is spent and left.
+
+    Releases compose by basic sequential composition (ε and δ add), which holds for any mix of
+    mechanisms; Gaussian releases enter with the (ε, δ) their zCDP loss converts to, so the ledger is
+    conservative for them. The ledger is immutable: ``charge`` returns a new one, and persisting it is
+    the caller's job.
+    """
+
+    series: str
+    epsilon_cap: float
+    delta_cap: float = 0.0
+    charges: tuple[Charge, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.epsilon_cap >= 0 or not 0 <= self.delta_cap < 1:
+            raise ValueError("the caps must be ε ≥ 0 and 0 ≤ δ < 1")
+
+    @property
+    def epsilon_spent(self) -> float:
+        """Return the ε spent by the series so far."""
+        return math.fsum(c.epsilon for c in self.charges)
+
+    @property
+    def delta_spent(self) -> float:
+        """Return the δ spent by the series so far."""
+        return math.fsum(c.delta for c in self.charges)
+
+    @property
+    def epsilon_remaining(self) -> float:
+        """Return the ε the series may still spend."""
+        return max(0.0, self.epsilon_cap - self.epsilon_spent)
+
+    @property
+    def delta_remaining(self) -> float:
+        """Return the δ the series may still spend."""
+        return max(0.0, self.delta_cap - self.delta_spent)
+
+    def charge(self, release_id: str, epsilon: float, delta: float = 0.0) -> BudgetLedger:
+        """Return the ledger with the release charged; raise ``BudgetExceeded`` beyond a cap."""
+        if any(c.release_id == release_id for c in self.charges):
+            raise ValueError(f"release {release_id!r} is already charged to series {self.series!r}")
+        if not epsilon >= 0 or not delta >= 0:
+            raise ValueError("a release spends ε ≥ 0 and δ ≥ 0")
+        spent_epsilon = math.fsum([*(c.epsilon for c in self.charges), epsilon])
+        spent_delta = math.fsum([*(c.delta for c in self.charges), delta])
+        if spent_epsilon > self.epsilon_cap:
+            raise BudgetExceeded(
+                f"release {release_id!r} would bring series {self.series!r} to ε={spent_epsilon:.6g} against a cap "
+                f"of ε={self.epsilon_cap:.6g} ({self.epsilon_remaining:.6g} remains)"
+            )
+        if spent_delta > self.delta_cap:
+            raise BudgetExceeded(
+                f"release {release_id!r} would bring series {self.series!r} to δ={spent_delta:.6g} against a cap "
+                f"of δ={self.delta_cap:.6g} ({self.delta_remaining:.6g} remains)"
+            )
+        charges = (*self.charges, Charge(release_id, epsilon, delta))
+        return BudgetLedger(self.series, self.epsilon_cap, self.delta_cap, charges)
+
+    def to_json(self) -> str:
+        """Return the ledger as JSON, with the totals spent and remaining for a human reader."""
+        return json.dumps(
+            {
+                "series": self.series,
+                "composition": COMPOSITION,
+                "epsilon_cap": self.epsilon_cap,
+                "delta_cap": self.delta_cap,
+                "charges": [asdict(c) for c in self.charges],
+                "epsilon_spent": self.epsilon_spent,
+                "delta_spent": self.delta_spent,
+                "epsilon_remaining": self.epsilon_remaining,
+                "delta_remaining": self.delta_remaining,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> BudgetLedger:
+        """Return the ledger stored by ``to_json`` (totals are recomputed from the charges)."""
+        data = json.loads(text)
+        charges = tuple(Charge(str(c["release_id"]), float(c["epsilon"]), float(c["delta"])) for c in data["charges"])
+        return cls(str(data["series"]), float(data["epsilon_cap"]), float(data["delta_cap"]), charges)
