@@ -1,8 +1,13 @@
 """The offline Presidio analyzer for Bulgarian and Russian case notes, assembled in one place.
 
 Nothing here touches the network: the NLP engine is a blank spaCy pipeline per language (a tokenizer,
-and a lemma that is the lower-cased word so that context words match), the registry holds only our
-recognizers (``anonymise.pii.recognizers``) and the e-mail check reads tldextract's bundled suffix list.
+and a lemma that is the lower-cased word), the registry holds only our recognizers
+(``anonymise.pii.recognizers``) and the e-mail check reads tldextract's bundled suffix list.
+
+Every recognizer of ours reads the raw text, so ``analyze`` does not run the spaCy pipeline unless an
+ad-hoc recognizer of another kind asks for its tokens. Context words are checked by
+``KeywordContextEnhancer`` on the raw text: a recognizer's context word among the three words (stop
+words not counted) before a match raises its score, as Presidio's lemma enhancer does over spaCy tokens.
 
 ``analyze`` returns one reading per stretch of text: where two results overlap the higher score wins,
 and on a tie a checksummed identifier wins over a phone number made of the same digits.
@@ -10,6 +15,7 @@ and on a tie a checksummed identifier wins over a phone number made of the same 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib
 import re
@@ -17,9 +23,15 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 import spacy
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import SpacyNlpEngine
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    PatternRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
@@ -31,9 +43,9 @@ from anonymise.pii.recognizers.bg.id_card import BgIdCardRecognizer
 from anonymise.pii.recognizers.bg.lnc import LncRecognizer
 from anonymise.pii.recognizers.bg.passport import BgPassportRecognizer
 from anonymise.pii.recognizers.common.date_of_birth import DateOfBirthRecognizer
-from anonymise.pii.recognizers.common.email import EmailRecognizer
-from anonymise.pii.recognizers.common.iban import IbanRecognizer
-from anonymise.pii.recognizers.common.phone import PhoneRecognizer
+from anonymise.pii.recognizers.common.email import ZakrilaEmailRecognizer
+from anonymise.pii.recognizers.common.iban import ZakrilaIbanRecognizer
+from anonymise.pii.recognizers.common.phone import ZakrilaPhoneRecognizer
 from anonymise.pii.recognizers.ru.address import RuAddressRecognizer
 from anonymise.pii.recognizers.ru.birth_certificate import RuBirthCertificateRecognizer
 from anonymise.pii.recognizers.ru.inn import InnRecognizer
@@ -41,7 +53,7 @@ from anonymise.pii.recognizers.ru.oms_policy import OmsPolicyRecognizer
 from anonymise.pii.recognizers.ru.passport import RuPassportRecognizer
 from anonymise.pii.recognizers.ru.snils import SnilsRecognizer
 
-__all__ = ["ENTITY_PLACEHOLDERS", "LANGUAGES", "analyze", "analyzer", "resolve_overlaps"]
+__all__ = ["ENTITY_PLACEHOLDERS", "LANGUAGES", "KeywordContextEnhancer", "analyze", "analyzer", "resolve_overlaps"]
 
 #: Entity type → the Bulgarian placeholder written in its place.
 ENTITY_PLACEHOLDERS: dict[str, str] = {
@@ -70,9 +82,9 @@ RECOGNIZERS: dict[str, tuple[Callable[[str], EntityRecognizer], ...]] = {
         BgIdCardRecognizer,
         BgPassportRecognizer,
         BgAddressRecognizer,
-        IbanRecognizer,
-        PhoneRecognizer,
-        EmailRecognizer,
+        ZakrilaIbanRecognizer,
+        ZakrilaPhoneRecognizer,
+        ZakrilaEmailRecognizer,
         DateOfBirthRecognizer,
     ),
     "ru": (
@@ -82,9 +94,9 @@ RECOGNIZERS: dict[str, tuple[Callable[[str], EntityRecognizer], ...]] = {
         OmsPolicyRecognizer,
         RuBirthCertificateRecognizer,
         RuAddressRecognizer,
-        IbanRecognizer,
-        PhoneRecognizer,
-        EmailRecognizer,
+        ZakrilaIbanRecognizer,
+        ZakrilaPhoneRecognizer,
+        ZakrilaEmailRecognizer,
         DateOfBirthRecognizer,
     ),
 }
@@ -137,6 +149,100 @@ def _name_recognizers(language: str) -> list[EntityRecognizer]:
     return list(make(language)) if callable(make) else []
 
 
+# A word of context: letters or digits, joined by inner dots or hyphens («л.к», «г-жа», «12.03.2019»).
+_CONTEXT_WORD = re.compile(r"[^\W_]+(?:[.\-‐'’][^\W_]+)*")
+# Context stays within its sentence: one ends at a stop before a capital, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?…]\s+(?=[«\"„(—–-]*[А-ЯЁA-Z])|\n")
+
+
+def _context_key(word: str) -> str:
+    """Return a context word as it is compared: lower case, without trailing dots and colons («л.к.:» → «л.к»)."""
+    return word.lower().rstrip(".:")
+
+
+class KeywordContextEnhancer(ContextAwareEnhancer):
+    """Presidio context enhancer over the raw text: no tokens, lemmas or NLP pipeline needed.
+
+    A result is raised by ``context_similarity_factor`` (to at least ``min_score_with_context_similarity``)
+    when one of its recognizer's context words is the word the match starts in or one of the
+    ``context_prefix_count`` words before it in its sentence, stop words of the language not counted,
+    compared whole and ignoring case. This is what Presidio's ``LemmaContextAwareEnhancer`` does in
+    ``whole_word`` mode over a blank spaCy pipeline whose lemmas are the lower-cased words, without
+    building a spaCy document per note (and without reaching back into the previous sentence: «1985
+    г.р. Встреча на 21.04.2022» is no birth date).
+    """
+
+    def __init__(self, stop_words: frozenset[str], context_prefix_count: int = 3) -> None:
+        super().__init__(
+            context_similarity_factor=0.35,
+            min_score_with_context_similarity=0.4,
+            context_prefix_count=context_prefix_count,
+            context_suffix_count=0,
+        )
+        self.stop_words = stop_words
+        self._keys: dict[str, frozenset[str]] = {}  # recognizer id → its context words, compared form
+
+    def _context_of(self, recognizer: EntityRecognizer) -> frozenset[str]:
+        keys = self._keys.get(recognizer.id)
+        if keys is None:
+            keys = self._keys[recognizer.id] = frozenset(_context_key(w) for w in recognizer.context or ())
+        return keys
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts | None,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        """Return ``raw_results`` with the scores of those that have a context word before them raised."""
+        by_id = {recognizer.id: recognizer for recognizer in recognizers}
+        extra = frozenset(_context_key(w) for w in context or ())
+        ends: list[int] = []
+        words: list[str] = []  # the text's words, lower case, stop words left out, with their ends
+        starts: list[int] = []
+        sentences: list[int] = []  # where each sentence after the first starts
+        for result in raw_results:
+            meta = result.recognition_metadata or {}
+            recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, ""))
+            if (
+                recognizer is None
+                or not recognizer.context
+                or meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)
+            ):
+                continue
+            if not ends:
+                for match in _CONTEXT_WORD.finditer(text):
+                    word = _context_key(match.group())
+                    if word not in self.stop_words:
+                        starts.append(match.start())
+                        ends.append(match.end())
+                        words.append(word)
+                if not ends:
+                    break
+                sentences = [match.end() for match in _SENTENCE_END.finditer(text)]
+            # the first word ending after the match's start is the word the match starts in
+            last = bisect.bisect_right(ends, result.start)
+            first = max(0, last - self.context_prefix_count)
+            sentence = bisect.bisect_right(sentences, result.start)
+            if sentence:
+                first = max(first, bisect.bisect_left(starts, sentences[sentence - 1]))
+            window = words[first : last + 1]
+            keys = self._context_of(recognizer) | extra
+            supportive = next((word for word in reversed(window) if word in keys), None)
+            if supportive is None:
+                continue
+            result.score = min(
+                max(result.score + self.context_similarity_factor, self.min_score_with_context_similarity),
+                ContextAwareEnhancer.MAX_SCORE,
+            )
+            if result.analysis_explanation is not None:
+                result.analysis_explanation.set_supportive_context_word(supportive)
+                result.analysis_explanation.set_improved_score(result.score)
+        return raw_results
+
+
 @functools.cache
 def analyzer(language: str) -> AnalyzerEngine:
     """Return the offline analyzer for ``language`` ("bg" or "ru"), built once and cached."""
@@ -150,8 +256,40 @@ def analyzer(language: str) -> AnalyzerEngine:
         supported_languages=[language],
         # Whole words only: a substring match would let «инн» fire inside «длинный». Three words back
         # keeps «роден на …» from reaching a service date later in the sentence.
-        context_aware_enhancer=LemmaContextAwareEnhancer(context_prefix_count=3, context_matching_mode="whole_word"),
+        context_aware_enhancer=KeywordContextEnhancer(_stop_words(language), context_prefix_count=3),
     )
+
+
+def _stop_words(language: str) -> frozenset[str]:
+    """Return spaCy's stop words of ``language`` (what its blank pipeline marks ``is_stop``)."""
+    module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+    return frozenset(module.STOP_WORDS)
+
+
+@functools.cache
+def _no_artifacts(language: str) -> NlpArtifacts:
+    """Return empty NLP artifacts: what a recognizer that reads only the raw text is handed."""
+    no_tokens = cast(Doc, [])  # never read: text-only recognizers and our context enhancer ignore tokens
+    return NlpArtifacts(entities=[], tokens=no_tokens, tokens_indices=[], lemmas=[], nlp_engine=None, language=language)
+
+
+@functools.cache
+def _text_only_kinds() -> tuple[type[EntityRecognizer], ...]:
+    """Return the recognizer classes that find their results in the raw text, without spaCy's tokens."""
+    from anonymise.pii.names import GazetteerNameRecognizer, NatashaNameRecognizer, RecordNameRecognizer
+
+    return (
+        PatternRecognizer,
+        ZakrilaPhoneRecognizer,
+        GazetteerNameRecognizer,
+        NatashaNameRecognizer,
+        RecordNameRecognizer,
+    )
+
+
+def _reads_text_only(recognizer: EntityRecognizer) -> bool:
+    """Return whether ``recognizer`` finds its results in the raw text, without spaCy's tokens."""
+    return isinstance(recognizer, _text_only_kinds())
 
 
 def _priority(result: RecognizerResult) -> tuple[float, int, int, int]:
@@ -200,5 +338,7 @@ def analyze(
         score_threshold=score_threshold,
         # Our patterns say themselves where case matters; keep Presidio's case-insensitive default.
         regex_flags=re.DOTALL | re.MULTILINE | re.IGNORECASE,
+        # None runs the spaCy pipeline: only an ad-hoc recognizer of another kind may need its tokens.
+        nlp_artifacts=_no_artifacts(language) if all(_reads_text_only(r) for r in ad_hoc) else None,
     )
     return resolve_overlaps(results)

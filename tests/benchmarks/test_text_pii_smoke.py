@@ -241,6 +241,8 @@ def test_main_completes_at_tiny_sizes(bench: ModuleType, capsys: pytest.CaptureF
 def test_main_with_two_workers_agrees_with_one_core(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("anonymise.pii.engine")
     pytest.importorskip("anonymise.pii.names")
-    report = bench.main(["--notes", "8", "--workers", "2", "--languages", "bg"])
+    report = bench.main(["--notes", "8", "--workers", "2", "--languages", "bg", "--batch", "12"])
     assert ("bg", "zakrila, 2 workers") in report.throughput
+    assert ("bg", "zakrila, 12-note batch, 2 spawned workers") in report.throughput
+    assert any(t.what == "throughput × stock, large batch on all cores" for t in report.targets)
     assert "WARNING" not in capsys.readouterr().out

@@ -22,6 +22,8 @@ from typing import Any
 from anonymise.transliterate import bg_latin, ru_latin
 
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
+#: A form of a name as its words: ("Иване", "Петров"), ("И.", "Петров"), ("И.Петров",).
+Words = tuple[str, ...]
 _VOWELS = set("аеиоуъюяэыё")
 
 
@@ -38,6 +40,11 @@ def _table(name: str) -> dict[str, tuple[tuple[str, ...], ...]]:
 
 def _cyrillic(text: str) -> bool:
     return any("\u0400" <= ch <= "\u04ff" for ch in text)
+
+
+@lru_cache(maxsize=65536)
+def _latin_word(word: str, language: str) -> str:
+    return bg_latin(word) if language == "bg" else ru_latin(word)
 
 
 # --- Bulgarian ---------------------------------------------------------------------------------------------------
@@ -98,18 +105,18 @@ def _initial(word: str) -> str:
     return word[:2] + "." if word[:2].lower() in {"дж", "дз"} else word[0] + "."
 
 
-def _with_initials(given_forms: set[str], families: set[str], given: str, middle: str | None) -> set[str]:
-    out: set[str] = set()
+def _with_initials(given_forms: set[str], families: set[str], given: str, middle: str | None) -> set[Words]:
+    out: set[Words] = set()
     gi = _initial(given)
     mi = _initial(middle) if middle else None
     for fam in families:
-        out |= {f"{gi} {fam}", f"{fam} {gi}", f"{gi}{fam}"}
+        out |= {(gi, fam), (fam, gi), (gi + fam,)}
         if mi:
-            out |= {f"{gi} {mi} {fam}", f"{gi}{mi} {fam}", f"{fam} {gi} {mi}", f"{fam} {gi}{mi}"}
+            out |= {(gi, mi, fam), (gi + mi, fam), (fam, gi, mi), (fam, gi + mi)}
         for g in given_forms:
-            out.add(f"{g} {fam}")
+            out.add((g, fam))
             if mi:
-                out.add(f"{g} {mi} {fam}")
+                out.add((g, mi, fam))
     return out
 
 
@@ -124,21 +131,43 @@ def bg_forms(given: str, family: str | None = None, middle: str | None = None) -
     ...     "Мария", "Петрова", "Иванова")
     True
     """
+    return {" ".join(words) for words in bg_form_words(given, family, middle)}
+
+
+def bg_form_words(given: str, family: str | None = None, middle: str | None = None) -> set[Words]:
+    """Return the forms of ``bg_forms``, each as its words (what a lookup by words is built from)."""
     given_forms = {given} | bg_vocatives(given) | bg_diminutives(given)
-    out = set(given_forms)
+    out: set[Words] = {(g,) for g in given_forms}
     families: set[str] = set()
     if family:
         families = bg_surname_pair(family)
-        out |= families | bg_family_plurals(family)
+        out |= {(f,) for f in families | bg_family_plurals(family)}
         out |= _with_initials(given_forms, families, given, middle)
     if middle:
         middles = bg_surname_pair(middle)
-        out |= middles
+        out |= {(m,) for m in middles}
         for m in middles:
-            out |= {f"{given} {m}"} | {f"{given} {m} {fam}" for fam in families}
-            out |= {f"{g} {m}" for g in bg_vocatives(given)}
-    out |= {bg_latin(form) for form in out}
-    return {form for form in out if len(form.replace(".", "").replace(" ", "")) >= 2}
+            out |= {(given, m)} | {(given, m, fam) for fam in families}
+            out |= {(g, m) for g in bg_vocatives(given)}
+    return _with_variants(out, "bg")
+
+
+def _with_variants(forms: set[Words], language: str) -> set[Words]:
+    """Return the forms with their Latin spellings (and, in Russian, with ё written е), those of fewer
+    than two letters left out."""
+    # a name has a few dozen distinct words in hundreds of forms: spell each word once
+    latin = {word: _latin_word(word, language) for words in forms for word in words}
+    out = forms | {tuple(map(latin.__getitem__, words)) for words in forms}
+    if language == "ru":
+        yo = {word: _without_yo(word) for word in latin if "ё" in word or "Ё" in word}
+        if yo:
+            out |= {tuple([yo.get(word, word) for word in words]) for words in out if not yo.keys().isdisjoint(words)}
+    return {words for words in out if len(words) > 1 or len(words[0].replace(".", "").replace(" ", "")) >= 2}
+
+
+@lru_cache(maxsize=65536)
+def _without_yo(word: str) -> str:
+    return word.replace("ё", "е").replace("Ё", "Е")
 
 
 # --- Russian ------------------------------------------------------------------------------------------------------
@@ -152,6 +181,7 @@ def morph() -> Any:
     return pymorphy3.MorphAnalyzer()
 
 
+@lru_cache(maxsize=65536)
 def ru_gender(given: str, family: str | None = None, middle: str | None = None) -> str | None:
     """Return ``"femn"`` or ``"masc"`` guessed from the patronymic, surname or given name."""
     if middle:
@@ -246,6 +276,12 @@ def ru_diminutives(given: str) -> set[str]:
 
 def _ru_case_of(word: str, kind: str, gender: str | None) -> dict[str, str]:
     """Return ``case → form`` so that the parts of a full name can be put in the same case."""
+    return dict(_ru_cases(word, kind, gender))
+
+
+@lru_cache(maxsize=65536)
+def _ru_cases(word: str, kind: str, gender: str | None) -> tuple[tuple[str, str], ...]:
+    """Return ``(case, form)`` pairs of ``_ru_case_of`` (cached: pymorphy3's inflection is the costly part)."""
     out: dict[str, str] = {}
     parses = [p for p in morph().parse(word) if kind in p.tag and "nomn" in p.tag]
     if gender:
@@ -255,7 +291,7 @@ def _ru_case_of(word: str, kind: str, gender: str | None) -> dict[str, str]:
             inflected = parses[0].inflect({"sing", case})
             if inflected is not None:
                 out[case] = inflected.word.capitalize() if word[:1].isupper() else inflected.word
-    return out
+    return tuple(out.items())
 
 
 def ru_forms(given: str, family: str | None = None, middle: str | None = None) -> set[str]:
@@ -266,32 +302,34 @@ def ru_forms(given: str, family: str | None = None, middle: str | None = None) -
     ...     "Мария", "Петрова", "Ивановна")
     True
     """
+    return {" ".join(words) for words in ru_form_words(given, family, middle)}
+
+
+def ru_form_words(given: str, family: str | None = None, middle: str | None = None) -> set[Words]:
+    """Return the forms of ``ru_forms``, each as its words (what a lookup by words is built from)."""
     if family and not middle and family.endswith(("вич", "вна", "ична", "ич")):
         middle, family = family, None  # «Мария Ивановна»
     gender = ru_gender(given, family, middle)
     given_forms = ru_declensions(given, "Name", gender)
     for dim in ru_diminutives(given):
         given_forms |= ru_declensions(dim, "Name", gender)
-    out = set(given_forms)
     family_forms = ru_declensions(family, "Surn", gender) if family else set()
     middle_forms = ru_declensions(middle, "Patr", gender) if middle else set()
-    out |= family_forms | middle_forms
+    out: set[Words] = {(word,) for word in given_forms | family_forms | middle_forms}
     g_case = _ru_case_of(given, "Name", gender) or {"nomn": given}
     f_case = _ru_case_of(family, "Surn", gender) if family else {}
     m_case = _ru_case_of(middle, "Patr", gender) if middle else {}
     gi = given[0] + "."
-    mi = middle[0] + "." if middle else None
+    mi = middle[0] + "." if middle else ""
     for case, g in g_case.items():
         f = f_case.get(case, family) if family else None
         m = m_case.get(case, middle) if middle else None
         if m:
-            out.add(f"{g} {m}")
+            out.add((g, m))
         if f:
-            out |= {f"{g} {f}", f"{f} {g}", f"{gi} {f}", f"{f} {gi}", f"{gi}{f}"}
+            out |= {(g, f), (f, g), (gi, f), (f, gi), (gi + f,)}
             if m:
-                out |= {f"{g} {m} {f}", f"{f} {g} {m}", f"{gi} {mi} {f}", f"{gi}{mi} {f}"}
-                out |= {f"{f} {gi} {mi}", f"{f} {gi}{mi}"}
+                out |= {(g, m, f), (f, g, m), (gi, mi, f), (gi + mi, f)}
+                out |= {(f, gi, mi), (f, gi + mi)}
     # case-mismatched pairs (a Latin-normalised register often gives «Петрову Иван»): single words cover them
-    out |= {ru_latin(form) for form in out}
-    out |= {form.replace("ё", "е").replace("Ё", "Е") for form in out}
-    return {form for form in out if len(form.replace(".", "").replace(" ", "")) >= 2}
+    return _with_variants(out, "ru")

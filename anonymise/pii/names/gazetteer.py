@@ -216,6 +216,48 @@ def _ru_tags(word: str) -> tuple[bool, bool, bool]:
 _GIVEN, _SURNAME, _SUFFIX, _WEAK, _INITIAL = "given", "surname", "suffix", "weak", "initial"
 
 
+@lru_cache(maxsize=200_000)
+def word_kind(word: str, language: str, sentence_start: bool) -> str | None:
+    """Return what a word of text is as a name token (given, surname, suffix, weak, initial) or None.
+
+    Cached: the same words recur in every note, and their kind depends on nothing else.
+    """
+    if len(word) == 2 and word[1] == "." and word[0].isupper():
+        return _INITIAL
+    if not _name_cased(word):
+        return None
+    lex = lexicon(language)
+    parts = [p for p in re.split(r"[-‐]", word.lower()) if p]
+    kinds = [_part_kind(p, lex, language == "ru", sentence_start) for p in parts]
+    for kind in (_GIVEN, _SURNAME, _SUFFIX, _WEAK):
+        if kind in kinds:
+            return kind
+    return None
+
+
+def _part_kind(low: str, lex: Lexicon, ru: bool, sentence_start: bool) -> str | None:
+    if low in lex.common_names:
+        return _WEAK
+    if low in lex.given:
+        return _GIVEN
+    if low in lex.surnames:
+        return _SURNAME
+    if low in lex.stop or len(low) < 4:
+        return None
+    if ru and any("\u0400" <= ch <= "\u04ff" for ch in low):
+        name, surname, common = _ru_tags(low)
+        if name and not common:
+            return _GIVEN
+        if surname:
+            return _SUFFIX if not sentence_start else _WEAK
+    suffixed = low.endswith(lex.suffixes) or (low.isascii() and low.endswith(lex.latin_suffixes))
+    if not suffixed:
+        return None
+    if ru and _ru_tags(low)[2]:
+        return None  # a known common word («Готов», «Здорова»)
+    return _WEAK if sentence_start else _SUFFIX
+
+
 class GazetteerNameRecognizer(EntityRecognizer):
     """Presidio recognizer of person names from name lists and surname suffixes (``bg`` or ``ru``)."""
 
@@ -228,43 +270,6 @@ class GazetteerNameRecognizer(EntityRecognizer):
     def load(self) -> None:
         lexicon(self.supported_language)
 
-    # -- classification ------------------------------------------------------------------------------------
-    def _kind(self, word: str, sentence_start: bool) -> str | None:
-        if len(word) == 2 and word[1] == "." and word[0].isupper():
-            return _INITIAL
-        if not _name_cased(word):
-            return None
-        lex = lexicon(self.supported_language)
-        parts = [p for p in re.split(r"[-‐]", word.lower()) if p]
-        kinds = [self._part_kind(p, word, lex, sentence_start) for p in parts]
-        for kind in (_GIVEN, _SURNAME, _SUFFIX, _WEAK):
-            if kind in kinds:
-                return kind
-        return None
-
-    def _part_kind(self, low: str, word: str, lex: Lexicon, sentence_start: bool) -> str | None:
-        if low in lex.common_names:
-            return _WEAK
-        if low in lex.given:
-            return _GIVEN
-        if low in lex.surnames:
-            return _SURNAME
-        if low in lex.stop or len(low) < 4:
-            return None
-        ru = self.supported_language == "ru"
-        if ru and any("\u0400" <= ch <= "\u04ff" for ch in low):
-            name, surname, common = _ru_tags(low)
-            if name and not common:
-                return _GIVEN
-            if surname:
-                return _SUFFIX if not sentence_start else _WEAK
-        suffixed = low.endswith(lex.suffixes) or (low.isascii() and low.endswith(lex.latin_suffixes))
-        if not suffixed:
-            return None
-        if ru and _ru_tags(low)[2]:
-            return None  # a known common word («Готов», «Здорова»)
-        return _WEAK if sentence_start else _SUFFIX
-
     # -- analysis ------------------------------------------------------------------------------------------
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -275,9 +280,12 @@ class GazetteerNameRecognizer(EntityRecognizer):
 
     def _spans(self, text: str) -> Iterable[RecognizerResult]:
         tokens: list[tuple[int, int, str, str | None]] = []
+        language = self.supported_language
         for m in _WORD.finditer(text):
             start, end, word = m.start(), m.end(), m.group()
-            tokens.append((start, end, word, self._kind(word, _sentence_start(text, start))))
+            # only a capitalised word can be a name token; where its sentence starts matters only then
+            kind = word_kind(word, language, _sentence_start(text, start)) if word[0].isupper() else None
+            tokens.append((start, end, word, kind))
         i = 0
         titles = _TITLES[self.supported_language]
         while i < len(tokens):
@@ -288,6 +296,9 @@ class GazetteerNameRecognizer(EntityRecognizer):
             while j + 1 < len(tokens) and tokens[j + 1][3] and _joined(text, tokens[j][1], tokens[j + 1][0]):
                 j += 1
             group = tokens[i : j + 1]
+            if INSTITUTION_BEFORE.search(text, max(0, group[0][0] - 40), group[0][0]):
+                i = j + 1  # «ОУ „Любен Каравелов“», «ЦНСТ „Надежда“»: a school or centre named after someone
+                continue
             previous = tokens[i - 1][2].lower() if i > 0 and _joined(text, tokens[i - 1][1], tokens[i][0]) else ""
             result = self._score(group, previous in titles or previous.rstrip(".") in titles)
             if result is not None:
@@ -327,12 +338,29 @@ class GazetteerNameRecognizer(EntityRecognizer):
         return score + 0.1 if after_title else score
 
 
+#: An institution's or a street's name in quotes («ОУ „Христо Ботев“», «ЦНСТ „Надежда“», «ул. „Иван Вазов“»):
+#: an abbreviation in capitals, an institution word or a street word, then an opening quote before the name.
+INSTITUTION_BEFORE = re.compile(
+    r"(?:\b[А-ЯЁA-Z]{2,6}(?:-[А-ЯЁA-Z]{1,4})?|"
+    r"(?i:училище(?:то)?|градина(?:та)?|център(?:а|ът)?|читалище(?:то)?|болница(?:та)?|фондация(?:та)?|"
+    r"сдружение(?:то)?|школ[аыеу]|сад(?:а|у)?|центр(?:а|е)?|лице[йяе]|гимнази[яиюей]|имени|им\.|"
+    r"ул\.|бул\.|пл\.|кв\.|ж\.\s?к\.|пр-т|пер\.|улица|булевард))"
+    r"\s*(?:№\s*\d+\s*)?[„«\"“]\s*(?:(?:Св\.|Свети|Света|Св\.\s?св\.)\s*)?$"
+)
+
+
 def _joined(text: str, end: int, start: int) -> bool:
     """True when two tokens are separated by spaces only (no punctuation, no line break)."""
     gap = text[end:start]
     return len(gap) <= 3 and gap.strip(" \u00a0\t") == "" and (len(gap) > 0 or text[end - 1] == ".")
 
 
+_OPENING = frozenset(" \u00a0\t\"„“«(–—-'")
+_INITIAL_BEFORE = re.compile(r"\b\w\.$")
+
+
 def _sentence_start(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \u00a0\t\"„“«(–—-'")
-    return not before or before[-1] in ".!?…\n" and not re.search(r"\b\w\.$", before[-3:])
+    i = start
+    while i > 0 and text[i - 1] in _OPENING:
+        i -= 1
+    return i == 0 or text[i - 1] in ".!?…\n" and not _INITIAL_BEFORE.search(text[max(0, i - 3) : i])

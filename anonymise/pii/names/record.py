@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from anonymise.pii.names.forms import bg_forms, ru_forms
-from anonymise.pii.names.gazetteer import _COMMON_NAMES
+from anonymise.pii.names.forms import bg_form_words, bg_forms, ru_form_words, ru_forms
+from anonymise.pii.names.gazetteer import _COMMON_NAMES, INSTITUTION_BEFORE
 
 ENTITY = "PERSON"
 SCORE = 0.95
@@ -51,13 +52,50 @@ def split_name(full: str, language: str) -> tuple[str, str | None, str | None]:
     return words[0], words[-1], " ".join(words[1:-1])
 
 
-@lru_cache(maxsize=65536)
-def name_forms(full: str, language: str) -> frozenset[str]:
-    """Return every form of one full name in ``language`` (cached: a case's names recur in every note)."""
+def _parts(full: str, language: str) -> tuple[str, str | None, str | None]:
     given, family, middle = split_name(full, language)
     if middle and " " in middle:  # several middle names: keep the first as the patronymic
         middle = middle.split()[0]
-    return frozenset((ru_forms if language == "ru" else bg_forms)(given, family, middle) | {full})
+    return given, family, middle
+
+
+@lru_cache(maxsize=65536)
+def name_forms(full: str, language: str) -> frozenset[str]:
+    """Return every form of one full name in ``language`` (cached: a case's names recur in every note)."""
+    return frozenset((ru_forms if language == "ru" else bg_forms)(*_parts(full, language)) | {full})
+
+
+@dataclass(frozen=True)
+class _PersonKeys:
+    """The forms of one person's name as looked up in text: lower-case words joined by single spaces."""
+
+    keys: frozenset[str]
+    strict: frozenset[str]  # single words that are also common nouns: they count only capitalised
+    first_words: frozenset[str]
+    longest: int  # words in the longest form
+
+
+@lru_cache(maxsize=65536)
+def _person_keys(full: str, language: str) -> _PersonKeys:
+    """Return the lookup keys of every form of one full name (those of ``name_forms``, cached likewise).
+
+    They are built from the forms' words, whose keys are cached: the words of names recur from one
+    record to the next, while whole names rarely do.
+    """
+    forms = (ru_form_words if language == "ru" else bg_form_words)(*_parts(full, language))
+    word_keys = {word: _word_key(word) for form in forms for word in form}
+    if all(word_keys.values()):
+        keys = {" ".join(map(word_keys.__getitem__, form)) for form in forms}
+    else:  # a word with no letters or digits in it adds nothing to the key
+        keys = {" ".join([word_keys[word] for word in form if word_keys[word]]) for form in forms}
+    keys.add(_key(full))
+    common = _COMMON_NAMES.get(language, set())
+    return _PersonKeys(
+        keys=frozenset(keys),
+        strict=frozenset(keys.intersection(common)),
+        first_words=frozenset([key.partition(" ")[0] for key in keys]),
+        longest=max(map(len, map(str.split, keys))),
+    )
 
 
 class RecordNameRecognizer(EntityRecognizer):
@@ -66,17 +104,11 @@ class RecordNameRecognizer(EntityRecognizer):
     def __init__(self, known: Sequence[tuple[str, str]], language: str) -> None:
         self.known = list(known)
         super().__init__(supported_entities=[ENTITY], name="RecordNameRecognizer", supported_language=language)
-        owners: dict[str, list[int]] = {}
-        for person, (full, _role) in enumerate(self.known):
-            for form in name_forms(full, language):
-                owners.setdefault(form.lower(), [])
-                if person not in owners[form.lower()]:
-                    owners[form.lower()].append(person)
-        common = _COMMON_NAMES.get(language, set())
-        # forms are looked up by their words, so matching costs per word of text, not per form
-        self._owners = {_key(form): people for form, people in owners.items()}
-        self._strict_keys = {_key(f) for f in owners if f in common}
-        self._longest = max((k.count(" ") + 1 for k in self._owners), default=0)
+        # each person's forms are built once per process (cached); a record only gathers them, and the
+        # text is searched word by word: a window of words is looked up only where a form can start
+        self._people = [_person_keys(full, language) for full, _role in self.known]
+        self._first_words = frozenset().union(*(person.first_words for person in self._people))
+        self._longest = max((person.longest for person in self._people), default=0)
 
     def load(self) -> None:
         pass
@@ -88,20 +120,29 @@ class RecordNameRecognizer(EntityRecognizer):
             return []
         results: list[RecognizerResult] = []
         tokens = list(_TOKEN.finditer(text))
+        words = [token.group().lower() for token in tokens]
         i = 0
         while i < len(tokens):
+            if words[i] not in self._first_words:
+                i += 1
+                continue
             hit = None
             for n in range(min(self._longest, len(tokens) - i), 0, -1):
-                words = tokens[i : i + n]
-                key = " ".join(t.group().lower() for t in words)
-                if key in self._owners and (key not in self._strict_keys or words[0].group()[0].isupper()):
-                    hit = (words[0].start(), words[-1].end(), key, n)
+                key = " ".join(words[i : i + n])
+                people = [p for p, person in enumerate(self._people) if key in person.keys]
+                if not people:
+                    continue
+                strict = any(key in self._people[p].strict for p in people)
+                if not strict or tokens[i].group()[0].isupper():
+                    hit = (tokens[i].start(), tokens[i + n - 1].end(), people, n)
                     break
             if hit is None:
                 i += 1
                 continue
-            start, end, key, n = hit
-            people = self._owners[key]
+            start, end, people, n = hit
+            if INSTITUTION_BEFORE.search(text, max(0, start - 40), start):
+                i += n  # a school, centre or street named after someone who shares a name with the family
+                continue
             results.append(
                 RecognizerResult(
                     ENTITY,
@@ -113,7 +154,7 @@ class RecordNameRecognizer(EntityRecognizer):
                         RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                         "role": self.known[people[0]][1],
                         "person": people[0],
-                        "people": list(people),
+                        "people": people,
                     },
                 )
             )
@@ -124,9 +165,18 @@ class RecordNameRecognizer(EntityRecognizer):
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|\.")  # a dot is a token of its own: initials, not sentence ends
 
 
+@lru_cache(maxsize=262144)
+def _word_key(word: str) -> str:
+    """Return ``_key`` of one word of a form («И.» → «и .»), cached."""
+    return _key(word)
+
+
 def _key(form: str) -> str:
     """Return a form as its lower-case words joined by single spaces (how text windows are looked up)."""
-    return " ".join(_TOKEN.findall(form.lower()))
+    lower = form.lower()
+    if lower.replace(" ", "").isalpha():  # letters and spaces only (most forms): no need to tokenize
+        return " ".join(lower.split())
+    return " ".join(_TOKEN.findall(lower))
 
 
 def record_recognizer(known: Sequence[tuple[str, str]], language: str) -> EntityRecognizer:

@@ -184,3 +184,19 @@ def test_natasha_finds_unlisted_russian_name() -> None:
 def test_name_recognizers() -> None:
     assert [type(r).__name__ for r in name_recognizers("bg")] == ["GazetteerNameRecognizer"]
     assert [type(r).__name__ for r in name_recognizers("ru")] == ["GazetteerNameRecognizer", "NatashaNameRecognizer"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Детето посещава 3 клас в ОУ „Любен Каравелов“.",
+        "Насочено е към ЦНСТ „Надежда“, после към ЦОП „Детелина“.",
+        "Записан е в СУ „Христо Ботев“ от септември.",
+    ],
+)
+def test_schools_and_centres_named_after_people_are_not_people(text: str) -> None:
+    assert found(text, "bg") == []
+
+
+def test_a_name_in_quotes_without_an_institution_is_still_a_name() -> None:
+    assert found("Майката „Мария Петрова“ не дойде.", "bg") == ["Мария Петрова"]

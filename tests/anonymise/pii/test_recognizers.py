@@ -6,7 +6,7 @@ import pytest
 from presidio_analyzer import RecognizerResult
 
 from anonymise.pii.engine import ENTITY_PLACEHOLDERS, analyze, analyzer, resolve_overlaps
-from anonymise.pii.recognizers.common.phone import PhoneRecognizer
+from anonymise.pii.recognizers.common.phone import ZakrilaPhoneRecognizer
 
 # Every entity type of ours: the person-name recognizers (a colleague's module) are left out, so these
 # tests do not depend on them.
@@ -140,7 +140,7 @@ def test_near_miss_is_not_found(language: str, text: str, entity: str) -> None:
 
 
 def test_egn_of_the_1990s_is_not_a_russian_mobile() -> None:
-    russian_reader = PhoneRecognizer("ru")
+    russian_reader = ZakrilaPhoneRecognizer("ru")
     assert russian_reader.analyze(f"Номер {EGN_OF_1990}.", ["PHONE_NUMBER"]) == []
     assert found(f"Бащата е с ЕГН {EGN_OF_1990}.", "bg") == [("EGN", EGN_OF_1990)]
     assert "PHONE_NUMBER" not in [e for e, _ in found(f"Номер {EGN_OF_1990} записан.", "ru")]
@@ -208,3 +208,15 @@ def test_every_entity_has_a_bulgarian_placeholder() -> None:
     entities = {entity for language in ("bg", "ru") for entity in analyzer(language).get_supported_entities(language)}
     assert set(OURS) <= entities
     assert all(p.startswith("[") and p.endswith("]") for p in ENTITY_PLACEHOLDERS.values())
+
+
+def test_presidio_loads_its_own_predefined_recognizers_beside_ours() -> None:
+    """Presidio's registry finds its recognizers by class name: ours must not shadow them."""
+    from presidio_analyzer import RecognizerRegistry
+
+    registry = RecognizerRegistry(supported_languages=["bg"])
+    registry.load_predefined_recognizers(languages=["bg"])
+    loaded = {type(recognizer).__module__.split(".")[0] for recognizer in registry.recognizers}
+    names = {type(recognizer).__name__ for recognizer in registry.recognizers}
+    assert loaded == {"presidio_analyzer"}
+    assert {"EmailRecognizer", "IbanRecognizer", "PhoneRecognizer"} <= names

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 _WORD = r"[А-Я][а-я]+"
 # Two-word place names start with one of these; any other capitalised word after a place name is not
@@ -35,7 +37,7 @@ _CONTINUATIONS = _STARTS + [
 _RUN = rf"(?-i:(?<![\w.])(?:{'|'.join(_STARTS)})(?:,?\s(?:{'|'.join(_CONTINUATIONS)}))*)"
 
 
-class BgAddressRecognizer(PatternRecognizer):
+class BgAddressRecognizer(TextPatternRecognizer):
     """Find a Bulgarian address run: «гр. Русе, ж.к. „Дружба 3“, бл. 12, вх. Б, ет. 4, ап. 11» is one span.
 
     A run starts at a place (гр., с.), a quarter (ж.к., кв.), a street (ул., бул., пл.), a postcode

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import egn
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class EgnRecognizer(PatternRecognizer):
+class EgnRecognizer(TextPatternRecognizer):
     """Find ЕГН: ten digits whose date is real and whose check digit holds.
 
     The score without context (0.6) is above the ЛНЧ's (0.55), so a number valid as both is taken for

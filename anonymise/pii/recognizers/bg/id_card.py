@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import passport
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class BgIdCardRecognizer(PatternRecognizer):
+class BgIdCardRecognizer(TextPatternRecognizer):
     """Find the nine digits of a лична карта; with no check digit, only context words make it count.
 
     The base score (0.2) is below any useful threshold; «лична карта», «л.к.» or «ЛК №» before the

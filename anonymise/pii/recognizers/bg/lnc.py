@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import lnc
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class LncRecognizer(PatternRecognizer):
+class LncRecognizer(TextPatternRecognizer):
     """Find ЛНЧ: ten digits whose check digit holds (weights 21, 19, …, 1 mod 10)."""
 
     PATTERNS = [Pattern("ЛНЧ (10 digits)", r"(?<!\d)\d{10}(?!\d)", 0.55)]

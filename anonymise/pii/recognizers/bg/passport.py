@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import passport
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class BgPassportRecognizer(PatternRecognizer):
+class BgPassportRecognizer(TextPatternRecognizer):
     """Find the nine digits of a Bulgarian passport; only «паспорт» before them makes them count."""
 
     PATTERNS = [Pattern("паспорт (9 digits)", r"(?<!\d)\d{9}(?!\d)", 0.2)]

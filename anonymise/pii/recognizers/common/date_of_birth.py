@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _MONTH = r"(?:0?[1-9]|1[0-2])"
@@ -19,7 +21,7 @@ _NUMERIC = rf"{_DAY}\.{_MONTH}\.{_YEAR}|{_DAY}/{_MONTH}/{_YEAR}|{_YEAR}-{_MONTH}
 _BIRTH_YEAR_MARK = r"(?=\s?г\.\s?р\.)"
 
 
-class DateOfBirthRecognizer(PatternRecognizer):
+class DateOfBirthRecognizer(TextPatternRecognizer):
     """Find dates (``12.03.2019``, ``2019-03-12``, ``12 март 2019``) next to words about a birth.
 
     A bare date scores 0.3, below the threshold: service dates are not personal data. «роден на»,

@@ -13,12 +13,15 @@ from stdnum import iban
 # word (``… 1000 BIC``): the longest prefix that passes mod 97 is the IBAN.
 CANDIDATE = re.compile(r"(?<![\w])[A-Z]{2}[ .-]?\d{2}(?:[ .-]?[A-Za-z0-9]){11,34}(?![\w])")
 GROUP = re.compile(r"[A-Za-z0-9]+")
-NAME = "IbanRecognizer"
 
 
-class IbanRecognizer(PatternRecognizer):
-    """Find IBANs whose mod-97 check holds (``BG80 BNBG 9661 1020 3456 78``), however they are grouped."""
+class ZakrilaIbanRecognizer(PatternRecognizer):
+    """Find IBANs whose mod-97 check holds (``BG80 BNBG 9661 1020 3456 78``), however they are grouped.
 
+    Named apart from Presidio's ``IbanRecognizer``: Presidio's registry finds its recognizers by class name.
+    """
+
+    name: str  # set by Presidio's base class; declared for mypy
     PATTERNS = [Pattern("IBAN", CANDIDATE.pattern, 0.5)]
     CONTEXT = ["iban", "iban:", "сметка", "сметката", "счет", "счёт", "банкова"]
 
@@ -51,10 +54,10 @@ class IbanRecognizer(PatternRecognizer):
                             match.start() + end,
                             1.0,
                             analysis_explanation=AnalysisExplanation(
-                                recognizer=NAME, original_score=1.0, pattern_name="IBAN", validation_result=True
+                                recognizer=self.name, original_score=1.0, pattern_name="IBAN", validation_result=True
                             ),
                             recognition_metadata={
-                                RecognizerResult.RECOGNIZER_NAME_KEY: NAME,
+                                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
                             },
                         )

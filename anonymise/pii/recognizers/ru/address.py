@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 _WORD = r"[А-ЯЁ][а-яё]+"
 _PLACE = rf"{_WORD}(?:-{_WORD})*(?:\s{_WORD}(?=[,.;)]|\s*$))?"  # «Красный Яр,»: a second word ends the part
@@ -31,7 +33,7 @@ _CONTINUATIONS = _STARTS + [
 _RUN = rf"(?-i:(?<![\w.])(?:{'|'.join(_STARTS)})(?:,?\s(?:{'|'.join(_CONTINUATIONS)}))*)"
 
 
-class RuAddressRecognizer(PatternRecognizer):
+class RuAddressRecognizer(TextPatternRecognizer):
     """Find a Russian address run: «г. Самара, ул. Ленина, д. 5, корп. 2, кв. 17» is one span.
 
     A run starts at a place (г., с., пос.), a street (ул., пр-т, пер.), a region («Самарская обл.»), or a

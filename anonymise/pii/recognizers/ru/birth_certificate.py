@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import birth_certificate
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class RuBirthCertificateRecognizer(PatternRecognizer):
+class RuBirthCertificateRecognizer(TextPatternRecognizer):
     """Find a Roman-numeral series, two Cyrillic capitals and six digits; the shape alone is telling."""
 
     # Case matters: the two letters of the series are capitals, whatever flags Presidio compiles with.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class OmsPolicyRecognizer(PatternRecognizer):
+class OmsPolicyRecognizer(TextPatternRecognizer):
     """Find the 16 digits of an ОМС policy; no check digit is used, so «полис» or «ОМС» must precede."""
 
     PATTERNS = [Pattern("полис ОМС (16 digits)", r"(?<!\d)(?:\d{16}|\d{4}(?: \d{4}){3})(?!\d)", 0.2)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import passport
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class RuPassportRecognizer(PatternRecognizer):
+class RuPassportRecognizer(TextPatternRecognizer):
     """Find a passport's 4-digit series and 6-digit number (``36 05 № 123456``); context makes it count."""
 
     PATTERNS = [

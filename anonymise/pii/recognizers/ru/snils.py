@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from anonymise.identifiers import snils
+from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 
 
-class SnilsRecognizer(PatternRecognizer):
+class SnilsRecognizer(TextPatternRecognizer):
     """Find СНИЛС: eleven digits, usually written ``XXX-XXX-XXX YY``, whose check number holds."""
 
     PATTERNS = [
