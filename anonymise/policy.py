@@ -8,7 +8,7 @@ Validation errors name the line, so the person editing the file can find what is
 
 >>> p = parse_policy(default_policy_text())
 >>> p.threshold, p.tables
-(5, ['T04', 'T11'])
+(5, ['T04', 'T10', 'T11'])
 >>> text = default_policy_text().replace('DI = "pseudonymise_or_drop"', 'DI = "keep"')
 >>> parse_policy(text, "policy.toml")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -58,7 +58,7 @@ CLASS_TREATMENTS = {
     "OP": ("keep", "drop"),
 }
 METHODS = ("suppression",)
-KNOWN_TABLES = ("T04", "T11")
+KNOWN_TABLES = ("T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11", "T12")
 APPROVAL_LABEL = b"zakrila policy approval v1\n"
 
 
@@ -83,6 +83,11 @@ class Policy:
     def threshold(self) -> int:
         """Return the minimum published count."""
         return int(self.data["disclosure"]["threshold"])
+
+    @property
+    def threshold_sensitive(self) -> int:
+        """Return the minimum published count for cells of sensitive groups (never below ``threshold``)."""
+        return int(self.data["disclosure"].get("threshold_sensitive", self.threshold))
 
     @property
     def tables(self) -> list[str]:

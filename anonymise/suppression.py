@@ -1,29 +1,37 @@
-"""Threshold suppression of a long count table: primary cells, then secondary cells until every line
-of the table protects its suppressed cells.
+"""Cell suppression of a release: primary cells, then secondary cells until the attacker's linear
+programs can narrow no suppressed cell below its protection width.
 
-A *line* is a set of cells that differ in one dimension only, with that dimension's total (``_T``)
-among them. From a line an attacker learns, using published values alone:
+**Primary.** A count in 1..threshold−1 (zeros are published); the threshold is the table's, or the
+higher one for cells of sensitive groups. For sums (the value of material support) the p% rule and the
+(n,k)-dominance rule mark cells dominated by one or a few contributors (:func:`dominance_primary`).
 
-- additive dimension (the parts partition the total): the suppressed parts sum to
-  total − published parts; one suppressed part alone is recomputed exactly; several are each only
-  bounded by that remainder, which must reach the threshold; a suppressed total with every part
-  published is recomputed exactly;
-- non-additive dimension (one person in several parts: partner, service): a suppressed part lies in
-  [total − published parts, total] if it is the only one, so that width must reach the threshold; a
-  suppressed total with every part published lies in [largest part, sum of parts].
+**Secondary**, over every hierarchy level and every linked table of the release at once (one system,
+:mod:`anonymise.constraints`):
 
-Secondary suppression repeats: while a line fails, suppress its smallest published non-zero part
-(else its total). ``anonymise.audit`` checks the result independently from the published values. Interactions
-between lines (the attacker's linear programs over the whole table) are the disclosure-control work
-of issue 5; this is the line-wise guarantee the report states.
+1. *line rule* — in every sum relation (a parent and its children) a single suppressed member is
+   recomputed exactly, and several suppressed parts whose remainder is below the threshold are
+   narrowed below it; each such relation gets one more suppressed member, the cheapest published
+   non-zero one;
+2. *attacker's programs* — :func:`anonymise.attack.intervals` over the whole pattern; for every cell
+   still narrower than its protection width, the cheapest published non-zero cell sharing a relation
+   with it is suppressed, and both steps repeat until no cell fails.
+
+Cheapest means least information lost: the smallest value, then an interior cell before a margin.
+This is a greedy heuristic (as sdcTable's SIMPLEHEURISTIC and τ-Argus's modular method are
+heuristics), not an optimum; what it guarantees is proved afterwards by the audit, from the
+published files alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import time
 from dataclasses import dataclass
 
 import polars as pl
 
+from anonymise.attack import intervals
+from anonymise.constraints import DimMeta, System, TableMeta, system
 from anonymise.tables import TOTAL, TableSpec
 
 FREE, PRIMARY, SECONDARY = "F", "C", "D"
@@ -31,101 +39,238 @@ FREE, PRIMARY, SECONDARY = "F", "C", "D"
 
 @dataclass(frozen=True)
 class SuppressionSummary:
-    """What suppression did to a table: cells, primary and secondary suppressions, rounds."""
+    """What suppression did to one table."""
 
     cells: int
     primary: int
     secondary: int
     rounds: int
     threshold: int
+    suppressed_value: int  # sum of the suppressed cells' true values (information lost)
+    pruned: int = 0  # secondary cells published back because later suppressions made them unnecessary
+    pruning_complete: bool = True  # every remaining secondary cell was tried (within the time budget)
 
 
-def line_violations(
-    table: pl.DataFrame, dims: tuple[str, ...], dim: str, additive: bool, threshold: int
-) -> pl.DataFrame:
-    """Return the lines along ``dim`` that do not protect their suppressed cells (one row per line)."""
-    keys = ["period", *[d for d in dims if d != dim], "measure"]
-    part = pl.col(dim) != TOTAL
-    published = pl.col("conf_status") == FREE
-    stats = (
-        table.group_by(keys)
-        .agg(
-            pl.col("value").filter(~part).first().alias("total"),
-            (published & ~part).any().alias("total_published"),
-            (~published & part).sum().alias("k"),
-            pl.col("value").filter(published & part).sum().alias("published_sum"),
-            pl.col("value").filter(part).sum().alias("parts_sum"),
-            pl.col("value").filter(part).max().alias("parts_max"),
-            part.sum().alias("parts"),
-        )
-        .filter(pl.col("parts") > 0)
+def table_meta(spec: TableSpec, threshold: int | None = None, threshold_sensitive: int | None = None) -> TableMeta:
+    """Return what the release states about a table, from its spec (thresholds from the policy win)."""
+    hier = spec.hierarchies_json()
+    return TableMeta(
+        dims=list(spec.dimensions),
+        hierarchies={d: DimMeta(bool(v["additive"]), dict(v["parent"])) for d, v in hier.items()},  # type: ignore[call-overload]
+        at_most={m.name: m.at_most for m in spec.measures if m.at_most},
+        universe=spec.universe,
+        threshold=int(threshold or spec.threshold or 0),
+        threshold_sensitive=threshold_sensitive or spec.threshold_sensitive,
+        sensitive={k: list(v) for k, v in spec.sensitive.items()},
     )
-    remainder = pl.col("total") - pl.col("published_sum")
-    if additive:
-        bad = (
-            pl.when(pl.col("total_published"))
-            .then((pl.col("k") == 1) | ((pl.col("k") >= 2) & (remainder < threshold)))
-            .otherwise(pl.col("k") == 0)
-        )
-    else:
-        bad = (
-            pl.when(pl.col("total_published"))
-            .then(
-                ((pl.col("k") == 1) & (pl.min_horizontal("total", "published_sum") < threshold))
-                | ((pl.col("k") >= 2) & (pl.col("total") < threshold))
+
+
+def _line_rule(s: System, status: pl.DataFrame) -> pl.Series:
+    """Return the cells to suppress next by the line rule (one per failing parent–children relation).
+
+    For a sum (additive) relation: a single suppressed member is recomputed exactly; several suppressed
+    children under a published parent share a remainder, which must reach the threshold. For a
+    non-additive relation (parent at least its largest child, at most their sum): a suppressed parent
+    over published children lies in [largest, sum]; a single suppressed child under a published
+    parent lies in [parent − the other children, parent]; several lie in [0, parent]. Each interval
+    must be as wide as the protection the suppressed cells need.
+    """
+    groups = s.rows.filter(pl.col("kind").str.ends_with(":sum") | pl.col("kind").str.ends_with(":at_most_sum"))
+    members = (
+        s.terms.join(groups.select("row", "kind"), on="row", how="inner")
+        .join(status, on="cell", how="left")
+        .with_columns((pl.col("coef") > 0).alias("is_parent"), pl.col("kind").str.ends_with(":sum").alias("additive"))
+    )
+    hidden = pl.col("status") != FREE
+    child = ~pl.col("is_parent")
+    stats = members.group_by("row").agg(
+        pl.col("additive").first(),
+        hidden.sum().alias("k"),
+        (hidden & pl.col("is_parent")).any().alias("parent_hidden"),
+        pl.col("true").filter(pl.col("is_parent")).sum().alias("parent"),
+        pl.col("true").filter(~hidden & child).sum().alias("published_children"),
+        pl.col("true").filter(child).sum().alias("children_sum"),
+        pl.col("true").filter(child).max().alias("children_max"),
+        pl.col("required").filter(hidden).max().alias("need"),
+        (~hidden & (pl.col("true") > 0)).any().alias("has_candidate"),
+    )
+    k, need = pl.col("k"), pl.col("need")
+    remainder = pl.col("parent") - pl.col("published_children")
+    additive_bad = (k == 1) | ((k >= 2) & ~pl.col("parent_hidden") & (remainder < need))
+    non_additive_bad = (
+        pl.when(pl.col("parent_hidden"))
+        .then((k == 1) & (pl.col("children_sum") - pl.col("children_max") < need))
+        .when(k == 1)
+        .then(pl.min_horizontal("parent", "published_children") < need)
+        .otherwise((k >= 2) & (pl.col("parent") < need))
+    )
+    bad = stats.filter(
+        pl.col("has_candidate") & pl.when(pl.col("additive")).then(additive_bad).otherwise(non_additive_bad)
+    ).select("row")
+    if bad.height == 0:
+        return pl.Series("cell", [], dtype=pl.Int64)
+    return (
+        members.join(bad, on="row", how="semi")
+        .filter(~hidden & (pl.col("true") > 0))
+        .sort("row", "is_parent", "true", "margin", "cell")
+        .unique("row", keep="first")["cell"]
+        .unique()
+    )
+
+
+def _repair(s: System, status: pl.DataFrame, failing: pl.Series) -> pl.Series:
+    """Return one more cell to suppress for each failing cell: the cheapest published non-zero cell
+    sharing a relation with it (else with any suppressed cell of its relations)."""
+    rows = s.terms.filter(pl.col("cell").is_in(failing.implode())).select("row", pl.col("cell").alias("failing"))
+    cand = (
+        rows.join(s.terms.select("row", "cell"), on="row", how="inner")
+        .join(status, on="cell", how="left")
+        .filter((pl.col("status") == FREE) & (pl.col("true") > 0))
+        .sort("failing", "true", "margin", "cell")
+        .unique("failing", keep="first")
+    )
+    picked = cand["cell"].unique()
+    if picked.len() == 0:
+        # every neighbour is suppressed or zero: widen to the neighbours' relations
+        neighbours = rows.join(s.terms.select("row", "cell"), on="row", how="inner")["cell"].unique()
+        if neighbours.len() > failing.len():
+            return _repair(s, status, neighbours)
+    return picked
+
+
+def protect(
+    tables: Mapping[str, pl.DataFrame],
+    specs: Mapping[str, TableSpec],
+    threshold: int | None = None,
+    threshold_sensitive: int | None = None,
+    max_rounds: int = 200,
+    prune_seconds: float = 60.0,
+) -> tuple[dict[str, pl.DataFrame], dict[str, SuppressionSummary]]:
+    """Return the protected tables (``conf_status`` F/C/D, ``value`` empty where suppressed) and a
+    summary per table. ``tables`` are long count tables of one release; linked tables (same universe)
+    are protected together."""
+    metas = {t: table_meta(specs[t], threshold, threshold_sensitive) for t in tables}
+    s = system(tables, metas)
+    dims_of = {t: list(specs[t].dimensions) for t in tables}
+    margin = pl.concat(
+        [
+            tables[t].select(
+                pl.sum_horizontal([(pl.col(d) == TOTAL).cast(pl.Int32) for d in dims_of[t]]).alias("margin")
             )
-            .otherwise((pl.col("k") == 0) & ((pl.col("parts_sum") - pl.col("parts_max")) < threshold))
-        )
-    return stats.filter(bad).select(keys)
-
-
-def suppress(
-    table: pl.DataFrame, spec: TableSpec, threshold: int | None = None
-) -> tuple[pl.DataFrame, SuppressionSummary]:
-    """Return the table with ``conf_status`` (F, C, D) and ``value`` emptied where not free."""
-    threshold = threshold or spec.threshold or 1
-    t = table.with_columns(
-        pl.when((pl.col("value") >= 1) & (pl.col("value") < threshold))
+            for t in sorted(tables)
+        ]
+    )["margin"]
+    status = s.cells.select(
+        "cell",
+        pl.col("value").alias("true"),
+        "required",
+        pl.when((pl.col("value") >= 1) & (pl.col("value") < pl.col("required")))
         .then(pl.lit(PRIMARY))
         .otherwise(pl.lit(FREE))
-        .alias("conf_status")
-    ).with_row_index("_cell")
+        .alias("status"),
+    ).with_columns(margin.alias("margin"))
+
+    def mark(cells: pl.Series) -> pl.DataFrame:
+        return status.with_columns(
+            pl.when(pl.col("cell").is_in(cells.implode()) & (pl.col("status") == FREE))
+            .then(pl.lit(SECONDARY))
+            .otherwise(pl.col("status"))
+            .alias("status")
+        )
+
     rounds = 0
-    while True:
+    while rounds < max_rounds:
         rounds += 1
-        changed = False
-        for dim in spec.dimensions:
-            bad = line_violations(t, spec.dimensions, dim, dim in spec.additive, threshold)
-            if bad.height == 0:
-                continue
-            keys = bad.columns
-            candidates = (
-                t.join(bad, on=keys, how="inner")
-                # a hidden zero protects nothing: a published total of 0 gives it away
-                .filter((pl.col("conf_status") == FREE) & (pl.col("value") > 0))
-                .with_columns((pl.col(dim) == TOTAL).alias("_is_total"))
-                .sort([*keys, "_is_total", "value", "_cell"])
-                .unique(keys, keep="first")
-            )
-            if candidates.height:
-                ids = candidates["_cell"].implode()
-                t = t.with_columns(
-                    pl.when(pl.col("_cell").is_in(ids))
-                    .then(pl.lit(SECONDARY))
-                    .otherwise(pl.col("conf_status"))
-                    .alias("conf_status")
-                )
-                changed = True
-        if not changed:
+        while (more := _line_rule(s, status)).len():
+            status = mark(more)
+        hidden = status.select("cell", pl.when(pl.col("status") == FREE).then(pl.col("true")).alias("value"))
+        pattern = System(s.cells.drop("value").join(hidden, on="cell").select(s.cells.columns), s.rows, s.terms)
+        found = intervals(pattern, truth=status)
+        failing = found.filter(pl.col("width") < pl.col("required"))["cell"]
+        if failing.len() == 0:
             break
-    summary = SuppressionSummary(
-        cells=t.height,
-        primary=int((t["conf_status"] == PRIMARY).sum()),
-        secondary=int((t["conf_status"] == SECONDARY).sum()),
-        rounds=rounds,
-        threshold=threshold,
+        extra = _repair(s, status, failing)
+        if extra.len() == 0:
+            raise RuntimeError("suppression cannot protect the table: no published cell left to suppress")
+        status = mark(extra)
+    else:
+        raise RuntimeError(f"suppression did not converge in {max_rounds} rounds")
+
+    def safe(st: pl.DataFrame) -> bool:
+        hidden = st.select("cell", pl.when(pl.col("status") == FREE).then(pl.col("true")).alias("value"))
+        pattern = System(s.cells.drop("value").join(hidden, on="cell").select(s.cells.columns), s.rows, s.terms)
+        found = intervals(pattern, truth=st)
+        return bool((found["width"] >= found["required"]).all())
+
+    # Greedy rounds can leave secondary cells that later ones made unnecessary: publish back each one
+    # (largest first: the most information) whose release keeps every suppressed cell protected.
+    pruned: list[int] = []
+    pruning_complete = True
+    started = time.monotonic()
+    for cell in status.filter(pl.col("status") == SECONDARY).sort("true", "cell", descending=[True, False])["cell"]:
+        if time.monotonic() - started > prune_seconds:
+            pruning_complete = False
+            break
+        trial = status.with_columns(
+            pl.when(pl.col("cell") == cell).then(pl.lit(FREE)).otherwise(pl.col("status")).alias("status")
+        )
+        if _line_rule(s, trial).len() == 0 and safe(trial):
+            status = trial
+            pruned.append(int(cell))
+
+    out: dict[str, pl.DataFrame] = {}
+    summaries: dict[str, SuppressionSummary] = {}
+    offset = 0
+    for t in sorted(tables):
+        n = tables[t].height
+        st = status.slice(offset, n)
+        offset += n
+        frame = tables[t].with_columns(st["status"].alias("conf_status")).with_columns(
+            pl.when(pl.col("conf_status") == FREE).then(pl.col("value")).otherwise(None).alias("value")
+        )
+        out[t] = frame
+        summaries[t] = SuppressionSummary(
+            cells=n,
+            primary=int((st["status"] == PRIMARY).sum()),
+            secondary=int((st["status"] == SECONDARY).sum()),
+            rounds=rounds,
+            threshold=metas[t].threshold,
+            suppressed_value=int(st.filter(pl.col("status") != FREE)["true"].sum()),
+            pruned=int(st["cell"].is_in(pruned).sum()),
+            pruning_complete=pruning_complete,
+        )
+    return out, summaries
+
+
+def dominance_primary(
+    contributions: pl.DataFrame, by: list[str], value: str, p: float = 10.0, n: int = 2, k: float = 85.0
+) -> pl.DataFrame:
+    """Return, per cell of a magnitude table (a sum over contributors), whether the p% rule or the
+    (n,k)-dominance rule makes it sensitive.
+
+    ``contributions`` has one row per contributor and cell (contributors already summed within a
+    cell). p% rule: the second largest contributor could estimate the largest to within p % —
+    ``total − x1 − x2 < p/100 · x1``. (n,k) rule: the ``n`` largest contributors hold more than ``k`` %
+    of the total.
+
+    >>> c = pl.DataFrame({"cell": ["a", "a", "a", "b", "b", "b"], "v": [100, 5, 3, 40, 35, 30]})
+    >>> dominance_primary(c, ["cell"], "v").sort("cell").rows()
+    [('a', 108, True, True), ('b', 105, False, False)]
+    """
+    ranked = contributions.with_columns(
+        pl.col(value).rank("ordinal", descending=True).over(by).alias("_rank")
     )
-    published = t.drop("_cell").with_columns(
-        pl.when(pl.col("conf_status") == FREE).then(pl.col("value")).otherwise(None).alias("value")
+    return (
+        ranked.group_by(by)
+        .agg(
+            pl.col(value).sum().alias("total"),
+            pl.col(value).filter(pl.col("_rank") == 1).sum().alias("_x1"),
+            pl.col(value).filter(pl.col("_rank") == 2).sum().alias("_x2"),
+            pl.col(value).filter(pl.col("_rank") <= n).sum().alias("_top"),
+        )
+        .with_columns(
+            ((pl.col("total") - pl.col("_x1") - pl.col("_x2")) < pl.col("_x1") * p / 100).alias("p_percent"),
+            (pl.col("_top") > pl.col("total") * k / 100).alias("nk_dominance"),
+        )
+        .select(*by, "total", "p_percent", "nk_dominance")
     )
-    return published, summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import json
 import os
 import secrets
 import shutil
@@ -126,10 +127,16 @@ def leak_guard(workspace: Path, run_id: str, tables: list[str], draft: dict[str,
 
 @stage("aggregate")
 def aggregate(
-    workspace: Path, jurisdiction: str, period: Period, batches: list[str], quality: list[dict[str, Any]], run_id: str
+    workspace: Path,
+    jurisdiction: str,
+    period: Period,
+    batches: list[str],
+    quality: list[dict[str, Any]],
+    run_id: str,
+    tables: list[str],
 ) -> dict[str, Any]:
     """Build the release tables from the pseudonymised store."""
-    return stages.aggregate_stage(Workspace(workspace), jurisdiction, period, batches, quality, run_id)
+    return stages.aggregate_stage(Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables)
 
 
 @stage("control-disclosure")
@@ -152,7 +159,9 @@ def publish_release(
     ws = Workspace(workspace)
     keys = open_store(ws.keys)
     tables = {t: pl.read_parquet(ws.work(run_id) / "protected" / f"{t}.parquet") for t in table_ids}
+    hierarchies = json.loads((ws.work(run_id) / "draft" / "hierarchies.json").read_text(encoding="utf-8"))
     meta = {
+        "disclosure": stages.disclosure_meta(policy, table_ids),
         "period": period.label,
         "jurisdiction": jurisdiction,
         "policy_sha256": policy.sha256,
@@ -161,7 +170,7 @@ def publish_release(
         "code_version": code_version(),
         "conf_status": {"F": "free", "C": "primary confidential", "D": "secondary confidential"},
     }
-    folder, files = write_release(ws.releases, rid, tables, meta, keys.signing_key())
+    folder, files = write_release(ws.releases, rid, tables, meta, keys.signing_key(), {"hierarchies.json": hierarchies})
     get_run_logger().info("release %s written with %d files", rid, len(files))
     return {"release_id": rid, "release_dir": str(folder), "files": files}
 
@@ -225,7 +234,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             if c["status"] == "checked"
             for name, e in c["entities"].items()
         ]
-        aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id)
+        aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables)
         protection = control_disclosure(ws.root, run_id, policy, tables)
         audit = audit_disclosure(ws.root, run_id, policy, tables)
         facts |= {"aggregates": aggregates, "protection": protection, "audit": audit}

@@ -5,7 +5,8 @@ timestamps, an ID derived from what went in, and Ed25519 signatures, which are d
 
 ```
 releases/<release_id>/
-  T04.csv, T11.csv     long tables: dimensions, measure, value, conf_status (F, C, D)
+  T04.csv, T10.csv, …  long tables: dimensions, measure, value, conf_status (F, C, D)
+  hierarchies.json     per table and dimension: additive or not, and each code's parent (``_T`` on top)
   manifest.json        release ID, period, policy hash, every file with its SHA-256 and rows
   manifest.sig         Ed25519 signature over manifest.json (hex)
   signing-key.pem      the public key that verifies it (check its fingerprint out of band)
@@ -91,8 +92,13 @@ def write_release(
     tables: dict[str, pl.DataFrame],
     meta: dict[str, Any],
     signing_key: Ed25519PrivateKey,
+    documents: dict[str, Any] | None = None,
 ) -> tuple[Path, list[dict[str, Any]]]:
-    """Write a release folder atomically and return its path and file list (name, SHA-256, rows)."""
+    """Write a release folder atomically and return its path and file list (name, SHA-256, rows).
+
+    ``documents`` are JSON files published beside the tables (``hierarchies.json``), hashed and
+    signed like them.
+    """
     final = releases / rid
     staging = releases / f".{rid}.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -102,6 +108,10 @@ def write_release(
         path = staging / f"{table_id}.csv"
         write_table_csv(tables[table_id], path)
         files.append({"name": path.name, "sha256": sha256_file(path), "rows": tables[table_id].height})
+    for name, content in sorted((documents or {}).items()):
+        path = staging / name
+        path.write_text(json.dumps(content, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+        files.append({"name": name, "sha256": sha256_file(path), "rows": None})
     public = signing_key.public_key()
     (staging / PUBLIC_KEY).write_bytes(public_key_pem(public))
     manifest = {

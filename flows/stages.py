@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from anonymise.audit import audit_table
+from anonymise.auditing import HIERARCHIES, audit_release
 from anonymise.identifiers import checksum_valid
 from anonymise.leaks import (
     cells_equal_to,
@@ -30,9 +30,10 @@ from anonymise.leaks import (
 from anonymise.period import Period
 from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
-from anonymise.risk import k_anonymity
-from anonymise.suppression import suppress
-from anonymise.tables import T04, T11, build_t04, build_t11
+from anonymise.ministry import BUILDERS, SPECS, Store
+from anonymise.risk import assess, k_anonymity
+from anonymise.suppression import protect
+from anonymise.tables import TOTAL, build_t11
 from expectations.contract import ROW, EntityOutcome, cascade, validate_entity
 from flows.erasure import erase_from_store, load_register
 from flows.ingest import Batch, BatchError, read_batch
@@ -49,7 +50,6 @@ CASCADES = (
     ("participations", "person_id", "persons"),
     ("events", "case_id", "cases"),
 )
-SPECS = {"T04": T04, "T11": T11}
 #: The direct identifiers whose clear values must never reappear in the store.
 DIRECT_IDENTIFIERS = {
     name: [f.name for f in entity.fields if f.field_class == "DI"] for name, entity in ENTITIES.items()
@@ -343,16 +343,39 @@ def read_store(ws: Workspace, jurisdiction: str, period: Period, entity: str, ba
 
 
 def aggregate_stage(
-    ws: Workspace, jurisdiction: str, period: Period, batches: list[str], quality: list[dict[str, Any]], run_id: str
+    ws: Workspace,
+    jurisdiction: str,
+    period: Period,
+    batches: list[str],
+    quality: list[dict[str, Any]],
+    run_id: str,
+    tables: list[str],
 ) -> dict[str, Any]:
     """Build the release tables from the store and write them (unprotected) to the run's scratch."""
     work = ws.work(run_id) / "tables"
     work.mkdir(parents=True, exist_ok=True)
     persons = read_store(ws, jurisdiction, period, "persons", batches)
     events = read_store(ws, jurisdiction, period, "events", batches)
-    order = [p.id for p in PARTNERS.values()]
-    if jurisdiction == "bg":
-        build_t04(persons, events, period, order).write_parquet(work / "T04.parquet")
+
+    def optional(entity: str) -> pl.DataFrame | None:
+        try:
+            return read_store(ws, jurisdiction, period, entity, batches)
+        except FileNotFoundError:
+            return None
+
+    store = Store(
+        period=period,
+        jurisdiction=jurisdiction,
+        partner_order=[p.id for p in PARTNERS.values()],
+        persons=persons,
+        events=events,
+        cases=optional("cases"),
+        memberships=optional("memberships"),
+        participations=optional("participations"),
+    )
+    for table_id in tables:
+        if table_id in BUILDERS:
+            BUILDERS[table_id](store).write_parquet(work / f"{table_id}.parquet")
     build_t11(quality, period).write_parquet(work / "T11.parquet")
     spread = (
         persons.with_columns(pl.lit(batches[0]).alias("_b"))
@@ -375,8 +398,9 @@ def aggregate_stage(
                 earlier |= set(pl.read_parquet(f, columns=["person_cid"])["person_cid"].to_list())
     qi = ["age_band", "sex", "nuts3", "citizenship_group"]
     people = persons.unique("person_cid", keep="first")
+    risk = assess(people, qi, sensitive=["disability", "minority"])
     return {
-        "tables": ["T04", "T11"] if jurisdiction == "bg" else ["T11"],
+        "tables": tables,
         "national": {
             "unique_persons": int(persons["person_cid"].n_unique()),
             "person_records": persons.height,
@@ -386,56 +410,136 @@ def aggregate_stage(
             "new_pseudonyms": int((~per_person["person_cid"].is_in(sorted(earlier))).sum()),
             "seen_in_earlier_periods": int(per_person["person_cid"].is_in(sorted(earlier)).sum()),
         },
-        "risk": {"quasi_identifiers": qi, **k_anonymity(people, qi)},
+        "risk": {"quasi_identifiers": qi, **k_anonymity(people, qi), **risk_figures(risk)},
+    }
+
+
+def risk_figures(risk: Any) -> dict[str, Any]:
+    """Return the store's risk measures (sdcMicro and ARX semantics) as report figures (no records)."""
+    return {
+        "sdcmicro_violations": {str(k): v for k, v in risk.violations.items()},
+        "expected_reidentifications": round(risk.expected_reidentifications, 3),
+        "global_risk": round(risk.global_risk, 6),
+        "individual_risk_max": round(float(risk.individual_risk.max() or 0.0), 6),
+        "prosecutor_risk": {k: round(v, 6) for k, v in risk.prosecutor_risk.__dict__.items()},
+        "journalist_risk": {k: round(v, 6) for k, v in risk.journalist_risk.__dict__.items()},
+        "marketer_risk": round(risk.marketer_risk, 6),
+        "sample_uniqueness": round(risk.sample_uniqueness, 6),
+        "l_diversity": {k: {"distinct": v.distinct, "entropy": round(v.entropy, 4)} for k, v in risk.l_diversity.items()},
     }
 
 
 def tables_for(policy: Policy, jurisdiction: str) -> list[str]:
-    """Return the tables a jurisdiction's release holds (T04 is Bulgarian; T12 comes with issue 5)."""
-    return [t for t in policy.tables if jurisdiction == "bg" or t != "T04"]
+    """Return the tables a jurisdiction's release holds: the policy's, built for that jurisdiction.
+
+    T11 (data quality) belongs to every release; the others are built inside their own jurisdiction
+    only (T12 is the Russian pilot's, never linked to Bulgarian data).
+    """
+    return [t for t in policy.tables if t == "T11" or (t in SPECS and SPECS[t].jurisdiction == jurisdiction)]
+
+
+def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
+    """Return the release's disclosure section: per table the method, thresholds and relations.
+
+    The policy's thresholds are floors: a table whose specification asks for more keeps it.
+    """
+    out: dict[str, Any] = {}
+    for t in tables:
+        spec = SPECS[t]
+        if spec.threshold is None:
+            out[t] = {"method": "none", "reason": "no personal data (counts of records and shares)"}
+            continue
+        threshold = max(spec.threshold, policy.threshold)
+        out[t] = {
+            "method": "suppression",
+            "threshold": threshold,
+            "threshold_sensitive": max(spec.threshold_sensitive or threshold, policy.threshold_sensitive),
+            "sensitive": {k: list(v) for k, v in spec.sensitive.items()},
+            "universe": spec.universe,
+            "at_most": {m.name: m.at_most for m in spec.measures if m.at_most},
+        }
+    return out
+
+
+def hierarchies_meta(tables: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    """Return ``hierarchies.json``: per table and dimension, additivity and the child → parent map.
+
+    T11's dimensions are flat: their parents are taken from the codes the table holds.
+    """
+    out: dict[str, Any] = {}
+    for t, frame in sorted(tables.items()):
+        spec = SPECS[t]
+        if spec.threshold is not None:
+            out[t] = spec.hierarchies_json()
+            continue
+        out[t] = {
+            d: {"additive": False, "parent": {c: TOTAL for c in sorted(set(frame[d].to_list()) - {TOTAL})}}
+            for d in spec.dimensions
+        }
+    return out
+
+
+def write_draft(folder: Path, tables: dict[str, pl.DataFrame], disclosure: dict[str, Any]) -> None:
+    """Write the release's files as a recipient will read them (for the audit), without signing."""
+    from flows.publish import write_table_csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, frame in tables.items():
+        write_table_csv(frame, folder / f"{t}.csv")
+    (folder / HIERARCHIES).write_text(json.dumps(hierarchies_meta(tables), indent=1, sort_keys=True), encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps({"disclosure": disclosure}, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def protect_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
-    """Suppress small cells of each count table and write the protected tables to scratch."""
+    """Suppress the count tables of the release together (linked tables share cells) and write them."""
     work = ws.work(run_id)
     out = work / "protected"
     out.mkdir(parents=True, exist_ok=True)
+    disclosure = disclosure_meta(policy, tables)
+    counted = {t: pl.read_parquet(work / "tables" / f"{t}.parquet") for t in tables if disclosure[t]["method"] != "none"}
     figures: dict[str, Any] = {}
-    for table_id in tables:
-        table = pl.read_parquet(work / "tables" / f"{table_id}.parquet")
-        spec = SPECS[table_id]
-        if spec.threshold is None:
-            table.write_parquet(out / f"{table_id}.parquet")
-            figures[table_id] = {"cells": table.height, "primary": 0, "secondary": 0, "threshold": None}
-            continue
-        protected, summary = suppress(table, spec, policy.threshold)
-        protected.write_parquet(out / f"{table_id}.parquet")
-        figures[table_id] = {
-            "cells": summary.cells,
-            "primary": summary.primary,
-            "secondary": summary.secondary,
-            "rounds": summary.rounds,
-            "threshold": summary.threshold,
-        }
+    protected: dict[str, pl.DataFrame] = {}
+    if counted:
+        protected, summaries = protect(counted, SPECS, policy.threshold, policy.threshold_sensitive)
+        for t, summary in summaries.items():
+            figures[t] = {
+                "cells": summary.cells,
+                "primary": summary.primary,
+                "secondary": summary.secondary,
+                "pruned": summary.pruned,
+                "pruning_complete": summary.pruning_complete,
+                "rounds": summary.rounds,
+                "threshold": summary.threshold,
+                "threshold_sensitive": disclosure[t]["threshold_sensitive"],
+                "suppressed_share": round((summary.primary + summary.secondary) / max(summary.cells, 1), 4),
+            }
+    for t in tables:
+        frame = protected.get(t)
+        if frame is None:
+            frame = pl.read_parquet(work / "tables" / f"{t}.parquet")
+            figures[t] = {"cells": frame.height, "primary": 0, "secondary": 0, "threshold": None}
+        frame.write_parquet(out / f"{t}.parquet")
+        protected[t] = frame
+    write_draft(work / "draft", protected, disclosure)
     return figures
 
 
 def audit_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
-    """Audit every protected count table from its published values; report findings per table."""
+    """Audit the protected tables from the release's files alone (the attacker's linear programs)."""
+    report = audit_release(ws.work(run_id) / "draft")
     out: dict[str, Any] = {}
-    for table_id in tables:
-        spec = SPECS[table_id]
-        if spec.threshold is None:
-            out[table_id] = {"passed": True, "suppressed": 0, "narrowest_width": None, "findings": []}
+    for t in tables:
+        figures = report.tables.get(t)
+        mine = [f for f in report.findings if f.table == t]
+        if figures is None:
+            out[t] = {"passed": True, "suppressed": 0, "narrowest_width": None, "findings": [], "method": "none"}
             continue
-        table = pl.read_parquet(ws.work(run_id) / "protected" / f"{table_id}.parquet")
-        result = audit_table(table_id, table, list(spec.dimensions), set(spec.additive), policy.threshold)
-        out[table_id] = {
-            "passed": result.passed,
-            "suppressed": result.suppressed,
-            "narrowest_width": result.narrowest_width,
-            "findings": [f.__dict__ for f in result.findings[:50]],
-            "failing_cells": len(result.findings),
+        out[t] = {
+            **figures,
+            "passed": not mine,
+            "findings": [f.describe() for f in mine[:50]],
+            "failing_cells": len(mine),
+            "method": "linear programs (HiGHS), every relation of the release",
         }
     return out
 

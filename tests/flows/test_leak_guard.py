@@ -20,7 +20,7 @@ def _poisoning(build):
     def poisoned(*args, **kwargs):
         table = build(*args, **kwargs)
         extra = table.head(1).with_columns(
-            pl.lit("_T").alias("nuts3"),
+            pl.lit("_T").alias("geo"),
             pl.lit("_T").alias("partner"),
             pl.lit(PERSONS[0][4]).alias("service"),
             pl.lit("_T").alias("age_band"),
@@ -40,7 +40,7 @@ def test_a_release_carrying_a_name_is_stopped_naming_file_and_column(tmp_path, p
     write_batch(inbox, "ruse-svetilnik")
     write_batch(inbox, "plovdiv-ksuds")
     ws = prepare(tmp_path / "ws")
-    monkeypatch.setattr(stages, "build_t04", _poisoning(stages.build_t04))
+    monkeypatch.setitem(stages.BUILDERS, "T04", _poisoning(stages.BUILDERS["T04"]))
     with pytest.raises(RunFailed, match=r"leak guard found personal data in T04\.csv: column service") as err:
         run_pipeline(inbox=inbox, workspace=ws.root, period="2025", jurisdiction="bg")
     assert PERSONS[0][4] not in str(err.value)

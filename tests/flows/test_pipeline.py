@@ -50,7 +50,9 @@ def test_a_signed_release_with_t04_and_t11_is_written(e2e):
     release = Path(e2e["result"]["release_dir"])
     assert sorted(p.name for p in release.iterdir()) == [
         "T04.csv",
+        "T10.csv",
         "T11.csv",
+        "hierarchies.json",
         "manifest.json",
         "manifest.sig",
         "signing-key.pem",
@@ -59,7 +61,7 @@ def test_a_signed_release_with_t04_and_t11_is_written(e2e):
     t04 = pl.read_csv(release / "T04.csv", infer_schema=False)
     assert t04.columns == [
         "period",
-        "nuts3",
+        "geo",
         "partner",
         "service",
         "age_band",
@@ -79,7 +81,7 @@ def test_report_json_has_the_public_keys(e2e):
     for key in ("run_id", "period", "policy_hash", "inputs", "quarantine_reasons", "release_id", "release_files"):
         assert key in r, key
     assert r["period"] == PERIOD and r["release_id"] == e2e["result"]["release_id"]
-    assert set(r["release_files"]) == {"T04.csv", "T11.csv"}
+    assert set(r["release_files"]) == {"T04.csv", "T10.csv", "T11.csv", "hierarchies.json"}
     assert r["disclosure"]["tables"]["T04"]["audit"]["passed"]
     assert r["pseudonymisation"]["collisions"] == 0
 
@@ -129,7 +131,7 @@ def test_a_child_served_by_two_partners_counts_once_nationally(e2e):
     assert linked >= 1
     t04 = pl.read_csv(Path(e2e["result"]["release_dir"]) / "T04.csv", infer_schema=False)
     totals = t04.filter(
-        (pl.col("nuts3") == "_T")
+        (pl.col("geo") == "_T")
         & (pl.col("service") == "_T")
         & (pl.col("age_band") == "_T")
         & (pl.col("sex") == "_T")
@@ -212,7 +214,7 @@ def test_the_russian_pilot_runs_in_its_own_domain_and_never_in_the_bulgarian_run
     result = run_pipeline(inbox=e2e["inbox"], workspace=ws, period=PERIOD, jurisdiction="ru")
     report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
     assert set(report["inputs"]) == {"samara-krug"}
-    assert report["release_files"] == ["T11.csv"]
+    assert report["release_files"] == ["T11.csv", "hierarchies.json"]
     domains = {d["domain"] for d in report["pseudonymisation"]["domains"]}
     assert domains == {"local:samara-krug", "ru"}
     ru_cids = set(pl.read_parquet(next((ws / "store" / "ru").rglob("persons.parquet")))["person_cid"])
@@ -346,3 +348,53 @@ def test_a_run_with_no_readable_batch_writes_no_release_and_says_why(tmp_path, p
     assert not (tmp_path / "ws" / "releases").exists()
     report = json.loads(next((tmp_path / "ws" / "reports").rglob("report.json")).read_text("utf-8"))
     assert report["status"] == "no_release" and "persons.csv, line 1" in report["input_batches"][0]["error"]
+
+
+def test_the_release_passes_the_audit_from_its_files_alone(e2e):
+    import anonymise
+
+    release = Path(e2e["result"]["release_dir"])
+    assert anonymise.audit(release) == []
+    hierarchies = json.loads((release / "hierarchies.json").read_text("utf-8"))
+    for table in ("T04", "T10", "T11"):
+        header = pl.read_csv(release / f"{table}.csv", n_rows=0).columns
+        dims = [c for c in header if c not in ("period", "measure", "value", "conf_status")]
+        assert sorted(hierarchies[table]) == sorted(dims)
+        for d in dims:
+            assert set(hierarchies[table][d]) == {"additive", "parent"}
+    assert hierarchies["T04"]["sex"] == {"additive": True, "parent": {"f": "_T", "m": "_T", "u": "_T", "x": "_T"}}
+    assert hierarchies["T04"]["geo"]["parent"]["BG323"] == "BG32" and hierarchies["T04"]["partner"]["additive"] is False
+    disclosure = json.loads((release / "manifest.json").read_text("utf-8"))["disclosure"]
+    assert disclosure["T04"]["at_most"] == {"new_entrants": "unique_persons"}
+
+
+def test_publishing_any_secondary_cell_of_the_release_back_is_a_finding(e2e):
+    # The must-hold: every secondary suppression is needed. The true values come from the store.
+    import random
+
+    from anonymise.auditing import audit_tables, read_release
+    from anonymise.ministry import BUILDERS, Store
+    from anonymise.period import Period
+    from schemas.partners import PARTNERS
+
+    release = Path(e2e["result"]["release_dir"])
+    store_root = e2e["ws"] / "store" / "bg" / PERIOD
+
+    def load(entity: str) -> pl.DataFrame:
+        return pl.concat([pl.read_parquet(f) for f in sorted(store_root.rglob(f"{entity}.parquet"))], how="diagonal_relaxed")
+
+    store = Store(Period.parse(PERIOD), "bg", [p.id for p in PARTNERS.values()], load("persons"), load("events"))
+    tables, metas = read_release(release)
+    rnd = random.Random(0)
+    tried = 0
+    for tid in ("T04", "T10"):
+        truth = BUILDERS[tid](store)
+        secondary = tables[tid].with_row_index("i").filter(pl.col("conf_status") == "D")["i"].to_list()
+        for i in rnd.sample(secondary, min(6, len(secondary))):
+            back = dict(tables)
+            back[tid] = tables[tid].with_columns(
+                pl.when(pl.int_range(pl.len()) == i).then(float(truth["value"][i])).otherwise(pl.col("value")).alias("value")
+            )
+            assert not audit_tables(back, metas).passed, tables[tid].row(i)
+            tried += 1
+    assert tried >= 6

@@ -43,7 +43,7 @@ def _run(inbox: Path, ws: Workspace) -> dict:
 def _national_total(report: dict) -> int:
     t04 = pl.read_csv(Path(report["result"]["release_dir"]) / "T04.csv", infer_schema=False)
     row = t04.filter(
-        (pl.col("nuts3") == "_T")
+        (pl.col("geo") == "_T")
         & (pl.col("partner") == "_T")
         & (pl.col("service") == "_T")
         & (pl.col("age_band") == "_T")

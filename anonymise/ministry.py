@@ -1,0 +1,172 @@
+"""The ministry release: table specs T01–T12 as data, and how each table's rows come from the store.
+
+MINISTRY-TABLES.md is the specification. Each spec says what the table counts and how it may be
+published; each builder only selects *(unit, atomic codes)* rows from the pseudonymised store, and
+:func:`anonymise.tables.cube` does the counting at every hierarchy level.
+
+>>> SPECS["T04"].dimensions
+('geo', 'partner', 'service', 'age_band', 'sex')
+>>> SPECS["T04"].additive == {"geo", "age_band", "sex"}
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from anonymise import hierarchy as h
+from anonymise.hierarchy import UNKNOWN
+from anonymise.period import Period
+from anonymise.tables import Dim, Measure, TableSpec, canonical_persons, cube, long
+
+
+@dataclass(frozen=True)
+class Store:
+    """The pseudonymised store of one jurisdiction and period, as the builders read it.
+
+    Frames may be empty where a partner sends no such entity; ``partner_order`` is the registry order
+    (a person's attributes come from the first partner that knows them).
+    """
+
+    period: Period
+    jurisdiction: str
+    partner_order: list[str]
+    persons: pl.DataFrame
+    events: pl.DataFrame
+    cases: pl.DataFrame | None = None
+    memberships: pl.DataFrame | None = None
+    participations: pl.DataFrame | None = None
+
+    def people(self) -> pl.DataFrame:
+        """Return one row per central pseudonym with ``geo`` (municipality, else ``_U``)."""
+        return canonical_persons(self.persons, self.partner_order).with_columns(
+            pl.col("municipality_code").fill_null(UNKNOWN).alias("geo")
+        )
+
+    def served(self) -> pl.DataFrame:
+        """Return the events of the period (months inside it)."""
+        return self.events.filter(pl.col("month").is_in(self.period.months))
+
+
+def _partners(jurisdiction: str) -> h.Hierarchy:
+    from schemas.partners import PARTNERS
+
+    return h.flat("partner", sorted(p.id for p in PARTNERS.values() if p.country == jurisdiction))
+
+
+def _geo(floor: str = "nuts3", totals_only: tuple[str, ...] = ()) -> Dim:
+    return Dim("geo", h.geography_bg(), additive=True, floor=floor, totals_only=totals_only)
+
+
+SEX = Dim("sex", h.sex(), additive=True)
+AGE = Dim("age_band", h.age_band(), additive=True)
+
+T04 = TableSpec(
+    id="T04",
+    title_bg="Потребители по услуги",
+    title_en="Users by service",
+    jurisdiction="bg",
+    dims=(
+        Dim("geo", h.geography_bg(), additive=True, floor="municipality", totals_only=("municipality",)),
+        Dim("partner", _partners("bg"), additive=False),
+        Dim("service", h.service(), additive=False),
+        AGE,
+        SEX,
+    ),
+    measures=(Measure("unique_persons", "person"), Measure("new_entrants", "person", at_most="unique_persons")),
+    threshold=5,
+    universe="bg:persons-served",
+    floor="NUTS3 (municipality for totals only)",
+    # who is served where and by what, and who they are; the five-way cross of a pilot's few
+    # thousand people would be almost all small cells, published as suppression marks
+    crossings=(("geo", "partner", "service"), ("geo", "age_band", "sex")),
+)
+
+T10 = TableSpec(
+    id="T10",
+    title_bg="Селски и градски райони",
+    title_en="Rurality",
+    jurisdiction="bg",
+    dims=(_geo(), Dim("rural", h.flat("rural", ["rural", "urban", UNKNOWN]), additive=True), AGE),
+    measures=(Measure("unique_persons", "person"),),
+    threshold=5,
+    universe="bg:persons-served",
+    floor="NUTS3",
+    period_kind="year",
+)
+
+#: T11 carries no personal data (counts of rows and shares per partner); it is never suppressed.
+T11 = TableSpec(
+    id="T11",
+    title_bg="Качество и покритие на данните",
+    title_en="Data quality and coverage",
+    jurisdiction="*",
+    dims=(
+        Dim("partner", h.flat("partner", []), additive=False),
+        Dim("entity", h.flat("entity", []), additive=False),
+        Dim("check", h.flat("check", []), additive=False),
+    ),
+    measures=tuple(
+        Measure(m, "row") for m in ("received", "accepted", "quarantined", "completeness", "declined_rate")
+    ),
+    threshold=None,
+    universe="quality",
+    floor="partner",
+)
+
+
+def build_t04(store: Store) -> pl.DataFrame:
+    """Return T04 (users by service): unique persons and new entrants in the period.
+
+    A new entrant is a person whose first service event with any partner of the jurisdiction falls in
+    the period.
+    """
+    people = store.people().select("person_cid", "geo", "age_band", "sex")
+    first = store.events.group_by("person_cid").agg(pl.col("month").min().alias("first_month"))
+    rows = (
+        store.served()
+        .select("person_cid", pl.col("partner_id").alias("partner"), pl.col("service_code").alias("service"))
+        .unique()
+        .join(people, on="person_cid", how="inner")
+        .join(first, on="person_cid", how="left")
+        .rename({"person_cid": "unit"})
+    )
+    new = rows.filter(pl.col("first_month").is_in(store.period.months))
+    return long(cube({"unique_persons": rows, "new_entrants": new}, T04), T04, store.period)
+
+
+def build_t10(store: Store) -> pl.DataFrame:
+    """Return T10 (rurality): unique persons served, by residence district, rural flag and age band."""
+    people = store.people().select(
+        "person_cid",
+        "geo",
+        "age_band",
+        pl.when(pl.col("rural").is_null())
+        .then(pl.lit(UNKNOWN))
+        .when(pl.col("rural"))
+        .then(pl.lit("rural"))
+        .otherwise(pl.lit("urban"))
+        .alias("rural"),
+    )
+    served = store.served().select("person_cid").unique()
+    rows = served.join(people, on="person_cid", how="inner").rename({"person_cid": "unit"})
+    return long(cube({"unique_persons": rows}, T10), T10, store.period)
+
+
+SPECS: dict[str, TableSpec] = {"T04": T04, "T10": T10, "T11": T11}
+
+#: The builders of the count tables (T11 is built from the quality figures of the run, not the store).
+BUILDERS: dict[str, Callable[[Store], pl.DataFrame]] = {"T04": build_t04, "T10": build_t10}
+
+
+def register(spec: TableSpec, builder: Callable[[Store], pl.DataFrame]) -> None:
+    """Add a table to the release catalogue (used by the modules that declare further tables)."""
+    SPECS[spec.id] = spec
+    BUILDERS[spec.id] = builder
+
+
+# the other tables of the catalogue declare themselves (imported last: they use ``register``)
+from anonymise import ministry_tables  # noqa: E402,F401
