@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from anonymise.attack import intervals
+from anonymise.attack import components, intervals
 from anonymise.constraints import DimMeta, System, TableMeta, system
 from anonymise.tables import TOTAL, TableSpec
 
@@ -52,15 +52,18 @@ class SuppressionSummary:
 
 
 def table_meta(spec: TableSpec, threshold: int | None = None, threshold_sensitive: int | None = None) -> TableMeta:
-    """Return what the release states about a table, from its spec (thresholds from the policy win)."""
+    """Return what the release states about a table, from its spec and the policy's thresholds."""
     hier = spec.hierarchies_json()
+    # the policy's thresholds are floors: a table whose specification asks for more keeps it
+    floor = max(spec.threshold or 0, threshold or 0)
+    sensitive_floor = max(spec.threshold_sensitive or floor, threshold_sensitive or floor)
     return TableMeta(
         dims=list(spec.dimensions),
         hierarchies={d: DimMeta(bool(v["additive"]), dict(v["parent"])) for d, v in hier.items()},  # type: ignore[call-overload]
         at_most={m.name: m.at_most for m in spec.measures if m.at_most},
         universe=spec.universe,
-        threshold=int(threshold or spec.threshold or 0),
-        threshold_sensitive=threshold_sensitive or spec.threshold_sensitive,
+        threshold=floor,
+        threshold_sensitive=sensitive_floor,
         sensitive={k: list(v) for k, v in spec.sensitive.items()},
     )
 
@@ -138,6 +141,23 @@ def _repair(s: System, status: pl.DataFrame, failing: pl.Series) -> pl.Series:
     return picked
 
 
+def _blocks(s: System, pattern: System) -> dict[int, System]:
+    """Return, for every suppressed cell, the part of the system its connected block spans."""
+    out: dict[int, System] = {}
+    for comp in components(pattern):
+        cells = pl.Series("cell", comp.cells, dtype=pl.Int64)
+        rows = s.terms.filter(pl.col("cell").is_in(cells.implode()))["row"].unique()
+        terms = s.terms.filter(pl.col("row").is_in(rows.implode()))
+        sub = System(
+            s.cells.join(terms.select("cell").unique(), on="cell", how="semi"),
+            s.rows.filter(pl.col("row").is_in(rows.implode())),
+            terms,
+        )
+        for c in comp.cells:
+            out[int(c)] = sub
+    return out
+
+
 def protect(
     tables: Mapping[str, pl.DataFrame],
     specs: Mapping[str, TableSpec],
@@ -196,27 +216,34 @@ def protect(
     else:
         raise RuntimeError(f"suppression did not converge in {max_rounds} rounds")
 
-    def safe(st: pl.DataFrame) -> bool:
+    def pattern_of(sub: System, st: pl.DataFrame) -> System:
         hidden = st.select("cell", pl.when(pl.col("status") == FREE).then(pl.col("true")).alias("value"))
-        pattern = System(s.cells.drop("value").join(hidden, on="cell").select(s.cells.columns), s.rows, s.terms)
-        found = intervals(pattern, truth=st)
-        return bool((found["width"] >= found["required"]).all())
+        return System(sub.cells.drop("value").join(hidden, on="cell").select(sub.cells.columns), sub.rows, sub.terms)
 
     # Greedy rounds can leave secondary cells that later ones made unnecessary: publish back each one
     # (largest first: the most information) whose release keeps every suppressed cell protected.
+    # Publishing a cell can only affect the suppressed cells connected to it, so each trial is solved
+    # on the connected block of the cell alone.
     pruned: list[int] = []
     pruning_complete = True
     started = time.monotonic()
+    blocks = _blocks(s, pattern_of(s, status))
     for cell in status.filter(pl.col("status") == SECONDARY).sort("true", "cell", descending=[True, False])["cell"]:
         if time.monotonic() - started > prune_seconds:
             pruning_complete = False
             break
+        sub = blocks.get(int(cell))
+        if sub is None:
+            continue
         trial = status.with_columns(
             pl.when(pl.col("cell") == cell).then(pl.lit(FREE)).otherwise(pl.col("status")).alias("status")
         )
-        if _line_rule(s, trial).len() == 0 and safe(trial):
-            status = trial
-            pruned.append(int(cell))
+        local = trial.join(sub.cells.select("cell"), on="cell", how="semi")
+        if _line_rule(sub, local).len() == 0:
+            found = intervals(pattern_of(sub, local), truth=local)
+            if (found["width"] >= found["required"]).all():
+                status = trial
+                pruned.append(int(cell))
 
     out: dict[str, pl.DataFrame] = {}
     summaries: dict[str, SuppressionSummary] = {}

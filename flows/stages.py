@@ -32,7 +32,7 @@ from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
 from anonymise.ministry import BUILDERS, SPECS, Store
 from anonymise.risk import assess, k_anonymity
-from anonymise.suppression import protect
+from anonymise.suppression import protect, table_meta
 from anonymise.tables import TOTAL, build_t11
 from expectations.contract import ROW, EntityOutcome, cascade, validate_entity
 from flows.erasure import erase_from_store, load_register
@@ -449,11 +449,11 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
         if spec.threshold is None:
             out[t] = {"method": "none", "reason": "no personal data (counts of records and shares)"}
             continue
-        threshold = max(spec.threshold, policy.threshold)
+        meta = table_meta(spec, policy.threshold, policy.threshold_sensitive)
         out[t] = {
             "method": "suppression",
-            "threshold": threshold,
-            "threshold_sensitive": max(spec.threshold_sensitive or threshold, policy.threshold_sensitive),
+            "threshold": meta.threshold,
+            "threshold_sensitive": meta.threshold_sensitive,
             "sensitive": {k: list(v) for k, v in spec.sensitive.items()},
             "universe": spec.universe,
             "at_most": {m.name: m.at_most for m in spec.measures if m.at_most},
