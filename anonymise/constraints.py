@@ -74,18 +74,24 @@ class System:
     terms: pl.DataFrame
 
 
-def _cell_frame(table_id: str, frame: pl.DataFrame, meta: TableMeta) -> pl.DataFrame:
-    dims = meta.dims
-    label = pl.concat_str(
-        [pl.lit(f"{table_id}:"), pl.col("period"), *[pl.lit(f"|{d}=") + pl.col(d) for d in dims], pl.lit("|")]
-        + [pl.col("measure")]
-    )
+def required_expr(meta: TableMeta) -> pl.Expr:
+    """Return each cell's protection requirement: the table's threshold, higher for sensitive groups."""
     required = pl.lit(meta.threshold)
     if meta.sensitive and meta.threshold_sensitive is not None:
         hit = pl.lit(False)
         for d, codes in meta.sensitive.items():
             hit = hit | pl.col(d).is_in(list(codes))
         required = pl.when(hit).then(pl.lit(meta.threshold_sensitive)).otherwise(required)
+    return required
+
+
+def _cell_frame(table_id: str, frame: pl.DataFrame, meta: TableMeta) -> pl.DataFrame:
+    dims = meta.dims
+    label = pl.concat_str(
+        [pl.lit(f"{table_id}:"), pl.col("period"), *[pl.lit(f"|{d}=") + pl.col(d) for d in dims], pl.lit("|")]
+        + [pl.col("measure")]
+    )
+    required = required_expr(meta)
     return frame.select(
         "period",
         *dims,

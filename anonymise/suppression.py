@@ -165,10 +165,12 @@ def protect(
     threshold_sensitive: int | None = None,
     max_rounds: int = 200,
     prune_seconds: float = 60.0,
+    also_primary: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, SuppressionSummary]]:
     """Return the protected tables (``conf_status`` F/C/D, ``value`` empty where suppressed) and a
     summary per table. ``tables`` are long count tables of one release; linked tables (same universe)
-    are protected together."""
+    are protected together. ``also_primary`` names further cells (dimensions and measure) to protect as
+    primary: those whose difference from an earlier release would reveal a small group."""
     metas = {t: table_meta(specs[t], threshold, threshold_sensitive) for t in tables}
     s = system(tables, metas)
     dims_of = {t: list(specs[t].dimensions) for t in tables}
@@ -189,6 +191,22 @@ def protect(
         .otherwise(pl.lit(FREE))
         .alias("status"),
     ).with_columns(margin.alias("margin"))
+    forced = []
+    offset = 0
+    for t in sorted(tables):
+        extra = (also_primary or {}).get(t)
+        if extra is not None and extra.height:
+            keys = [*specs[t].dimensions, "measure"]
+            ids = (
+                tables[t].with_row_index("_i").join(extra.select(keys).unique(), on=keys, how="semi")["_i"].cast(pl.Int64)
+                + offset
+            )
+            forced.append(ids)
+        offset += tables[t].height
+    if forced:
+        status = status.with_columns(
+            pl.when(pl.col("cell").is_in(pl.concat(forced).implode())).then(pl.lit(PRIMARY)).otherwise(pl.col("status")).alias("status")
+        )
 
     def mark(cells: pl.Series) -> pl.DataFrame:
         return status.with_columns(

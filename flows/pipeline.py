@@ -140,9 +140,11 @@ def aggregate(
 
 
 @stage("control-disclosure")
-def control_disclosure(workspace: Path, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
-    """Suppress small cells and their protectors."""
-    return stages.protect_stage(Workspace(workspace), run_id, policy, tables)
+def control_disclosure(
+    workspace: Path, run_id: str, policy: Policy, tables: list[str], jurisdiction: str, period: Period
+) -> dict[str, Any]:
+    """Suppress small cells and their protectors, against this release and the series' earlier ones."""
+    return stages.protect_stage(Workspace(workspace), run_id, policy, tables, jurisdiction, period)
 
 
 @stage("audit-disclosure")
@@ -235,9 +237,16 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             for name, e in c["entities"].items()
         ]
         aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables)
-        protection = control_disclosure(ws.root, run_id, policy, tables)
+        protected = control_disclosure(ws.root, run_id, policy, tables, jurisdiction, the_period)
+        protection, history = protected["tables"], protected["history"]
         audit = audit_disclosure(ws.root, run_id, policy, tables)
-        facts |= {"aggregates": aggregates, "protection": protection, "audit": audit}
+        facts |= {"aggregates": aggregates, "protection": protection, "audit": audit, "history": history}
+        if not history["passed"]:
+            report = write_report(ws, facts | {"failure": "release history: differences reveal small groups"})
+            raise RunFailed(
+                f"release history check failed: {len(history['violations'])} cells differ from an earlier "
+                f"release by fewer than their threshold: no release written; see {report}"
+            )
         failed = [t for t, a in audit.items() if not a["passed"]]
         if failed:
             report = write_report(ws, facts | {"failure": f"disclosure audit failed for {', '.join(failed)}"})

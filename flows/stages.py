@@ -17,7 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from anonymise.auditing import HIERARCHIES, audit_release
+from anonymise.auditing import HIERARCHIES, audit_release, read_release
+from anonymise.constraints import required_expr
+from anonymise.history import small_differences
 from anonymise.identifiers import checksum_valid
 from anonymise.leaks import (
     cells_equal_to,
@@ -490,8 +492,14 @@ def write_draft(folder: Path, tables: dict[str, pl.DataFrame], disclosure: dict[
     (folder / "manifest.json").write_text(json.dumps({"disclosure": disclosure}, indent=1, sort_keys=True), encoding="utf-8")
 
 
-def protect_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
-    """Suppress the count tables of the release together (linked tables share cells) and write them."""
+def protect_stage(
+    ws: Workspace, run_id: str, policy: Policy, tables: list[str], jurisdiction: str, period: Period
+) -> dict[str, Any]:
+    """Suppress the count tables of the release together (linked tables share cells) and write them.
+
+    Cells whose difference from an earlier release of the series would reveal a small group are
+    protected as primary; afterwards no published cell may still differ that little (``history``).
+    """
     work = ws.work(run_id)
     out = work / "protected"
     out.mkdir(parents=True, exist_ok=True)
@@ -499,8 +507,25 @@ def protect_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str])
     counted = {t: pl.read_parquet(work / "tables" / f"{t}.parquet") for t in tables if disclosure[t]["method"] != "none"}
     figures: dict[str, Any] = {}
     protected: dict[str, pl.DataFrame] = {}
+    earlier = earlier_releases(ws, jurisdiction, period)
+    metas = {t: table_meta(SPECS[t], policy.threshold, policy.threshold_sensitive) for t in counted}
+    dims = {t: list(SPECS[t].dimensions) for t in counted}
+    required = {t: required_expr(m) for t, m in metas.items()}
+    risky = [small_differences(counted, old, dims, required) for old in earlier.values()]
+    also = {
+        t: pl.concat([r.filter(pl.col("table") == t) for r in risky], how="diagonal")
+        for t in counted
+        if any(r.filter(pl.col("table") == t).height for r in risky)
+    }
+    history: dict[str, Any] = {
+        "series": jurisdiction,
+        "compared": sorted(earlier),
+        "cells_protected_for_history": {t: f.select([*dims[t], "measure"]).unique().height for t, f in also.items()},
+    }
     if counted:
-        protected, summaries = protect(counted, SPECS, policy.threshold, policy.threshold_sensitive)
+        protected, summaries = protect(
+            counted, SPECS, policy.threshold, policy.threshold_sensitive, also_primary=also
+        )
         for t, summary in summaries.items():
             figures[t] = {
                 "cells": summary.cells,
@@ -521,7 +546,35 @@ def protect_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str])
         frame.write_parquet(out / f"{t}.parquet")
         protected[t] = frame
     write_draft(work / "draft", protected, disclosure)
-    return figures
+    published = {t: protected[t] for t in counted}
+    left = [(rid, small_differences(published, old, dims, required)) for rid, old in earlier.items()]
+    history["violations"] = [
+        f"{row['table']} [{', '.join(f'{k}={row[k]}' for k in row if k not in ('table', 'difference') and row[k] is not None)}] "
+        f"differs from release {rid} by fewer than its threshold"
+        for rid, frame in left
+        for row in frame.iter_rows(named=True)
+    ]
+    history["passed"] = not history["violations"]
+    return {"tables": figures, "history": history}
+
+
+def earlier_releases(ws: Workspace, jurisdiction: str, period: Period) -> dict[str, dict[str, pl.DataFrame]]:
+    """Return the published count tables of every earlier release of the series whose period overlaps."""
+    out: dict[str, dict[str, pl.DataFrame]] = {}
+    if not ws.releases.exists():
+        return out
+    for folder in sorted(ws.releases.iterdir()):
+        manifest = folder / "manifest.json"
+        if not manifest.exists() or not (folder / HIERARCHIES).exists():
+            continue
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+        if meta.get("jurisdiction") != jurisdiction:
+            continue
+        if not set(Period.parse(str(meta["period"])).months) & set(period.months):
+            continue
+        tables, _ = read_release(folder)
+        out[str(meta["release_id"])] = tables
+    return out
 
 
 def audit_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
