@@ -118,11 +118,11 @@ T11 = TableSpec(
 )
 
 
-def build_t04(store: Store) -> pl.DataFrame:
+def build_t04(store: Store, spec: TableSpec = T04) -> pl.DataFrame:
     """Return T04 (users by service): unique persons and new entrants in the period.
 
     A new entrant is a person whose first service event with any partner of the jurisdiction falls in
-    the period.
+    the period. ``spec`` may replace T04's (a national partner list in the benchmark).
     """
     people = store.people().select("person_cid", "geo", "age_band", "sex")
     first = store.events.group_by("person_cid").agg(pl.col("month").min().alias("first_month"))
@@ -135,7 +135,7 @@ def build_t04(store: Store) -> pl.DataFrame:
         .rename({"person_cid": "unit"})
     )
     new = rows.filter(pl.col("first_month").is_in(store.period.months))
-    return long(cube({"unique_persons": rows, "new_entrants": new}, T04), T04, store.period)
+    return long(cube({"unique_persons": rows, "new_entrants": new}, spec), spec, store.period)
 
 
 def build_t10(store: Store) -> pl.DataFrame:

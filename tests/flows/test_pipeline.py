@@ -31,7 +31,7 @@ def e2e(tmp_path_factory, prefect_server, session_root):
     batch = next((inbox / "plovdiv-ksuds").iterdir())
     canaries = plant(batch)
     ws = root / "ws"
-    prepare(ws)
+    prepare(ws, tables=None)  # the full default release, once
     result = run_pipeline(inbox=inbox, workspace=ws, period=PERIOD, jurisdiction="bg")
     report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
     return {
@@ -206,7 +206,7 @@ def test_the_russian_pilot_runs_in_its_own_domain_and_never_in_the_bulgarian_run
 
     assert "samara-krug" not in e2e["report"]["inputs"]
     assert any("samara-krug" in s for s in e2e["report"]["skipped_folders"])
-    ws = prepare(tmp_path / "ws-ru").root
+    ws = prepare(tmp_path / "ws-ru", tables=("T11", "T12")).root
     result = run_pipeline(inbox=e2e["inbox"], workspace=ws, period=PERIOD, jurisdiction="ru")
     report = json.loads((Path(result["report"]) / "report.json").read_text("utf-8"))
     assert set(report["inputs"]) == {"samara-krug"}
