@@ -70,9 +70,7 @@ def components(s: System) -> list[Component]:
         pl.col("row").replace_strict(row_index, return_dtype=pl.Int64).alias("r"),
     )
     n_rows, n_vars = len(rows_with_unknown), hidden.size
-    incidence = coo_matrix(
-        (np.ones(u.height), (u["r"].to_numpy(), u["v"].to_numpy())), shape=(n_rows, n_vars)
-    ).tocsr()
+    incidence = coo_matrix((np.ones(u.height), (u["r"].to_numpy(), u["v"].to_numpy())), shape=(n_rows, n_vars)).tocsr()
     # variables connected through shared rows: the graph of (variables + rows)
     graph = coo_matrix(
         (np.ones(u.height), (u["v"].to_numpy(), n_vars + u["r"].to_numpy())), shape=(n_vars + n_rows,) * 2
@@ -120,7 +118,9 @@ def _solve(c: Component, objective: np.ndarray) -> np.ndarray | None:
     return np.asarray(res.x)
 
 
-def _local(a: csr_matrix, a_t: csr_matrix, b: np.ndarray, is_eq: np.ndarray, keep: np.ndarray, point: np.ndarray) -> Component:
+def _local(
+    a: csr_matrix, a_t: csr_matrix, b: np.ndarray, is_eq: np.ndarray, keep: np.ndarray, point: np.ndarray
+) -> Component:
     """Return the program over the variables ``keep`` with every other variable fixed at ``point``.
 
     Fixing variables only removes feasible points, so intervals found here are inside the true ones:
@@ -238,9 +238,7 @@ def component_intervals(
     return lower, upper, is_exact
 
 
-def intervals(
-    s: System, exact: bool = False, truth: pl.DataFrame | None = None, fallback: bool = True
-) -> pl.DataFrame:
+def intervals(s: System, exact: bool = False, truth: pl.DataFrame | None = None, fallback: bool = True) -> pl.DataFrame:
     """Return, per suppressed cell: ``cell``, ``label``, ``lower``, ``upper``, ``width``, ``required``, ``exact``.
 
     With ``exact``, both programs are solved for every suppressed cell; otherwise only where the
@@ -260,10 +258,10 @@ def intervals(
     hidden = s.cells.filter(pl.col("value").is_null()).select("cell", "label", "required")
     if not parts:
         # a suppressed cell in no relation at all: the attacker knows only that it is non-negative
-        return hidden.with_columns(
-            pl.lit(0.0).alias("lower"), pl.lit(np.inf).alias("upper"), pl.lit(True).alias("exact")
-        ).with_columns((pl.col("upper") - pl.col("lower")).alias("width")).select(
-            "cell", "label", "lower", "upper", "width", "required", "exact"
+        return (
+            hidden.with_columns(pl.lit(0.0).alias("lower"), pl.lit(np.inf).alias("upper"), pl.lit(True).alias("exact"))
+            .with_columns((pl.col("upper") - pl.col("lower")).alias("width"))
+            .select("cell", "label", "lower", "upper", "width", "required", "exact")
         )
     found = pl.concat(parts).with_columns(pl.col("cell").cast(pl.Int64))
     return (

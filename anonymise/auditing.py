@@ -74,9 +74,7 @@ def read_release(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, Table
         if d.get("method") != "suppression":
             continue
         dims = list(hierarchies[tid])
-        frame = pl.read_csv(folder / f"{tid}.csv", infer_schema=False).with_columns(
-            pl.col("value").cast(pl.Float64)
-        )
+        frame = pl.read_csv(folder / f"{tid}.csv", infer_schema=False).with_columns(pl.col("value").cast(pl.Float64))
         tables[tid] = frame
         metas[tid] = TableMeta(
             dims=dims,
@@ -90,9 +88,7 @@ def read_release(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, Table
     return tables, metas
 
 
-def audit_tables(
-    tables: dict[str, pl.DataFrame], metas: dict[str, TableMeta], exact: bool = False
-) -> AuditReport:
+def audit_tables(tables: dict[str, pl.DataFrame], metas: dict[str, TableMeta], exact: bool = False) -> AuditReport:
     """Return the audit of protected long tables (``value`` null where suppressed)."""
     if not tables:
         return AuditReport([], {})

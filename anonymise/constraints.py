@@ -122,7 +122,9 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
         g = groups.with_row_index("row", offset=next_row).with_columns(pl.col("row").cast(pl.Int64))
         next_row += g.height
         rows.append(g.select("row", pl.lit(op).alias("op"), pl.lit(kind).alias("kind")))
-        terms.append(g.select("row", "cells", "coefs").explode("cells", "coefs").rename({"cells": "cell", "coefs": "coef"}))
+        terms.append(
+            g.select("row", "cells", "coefs").explode("cells", "coefs").rename({"cells": "cell", "coefs": "coef"})
+        )
 
     for tid, f in framed.items():
         m = meta[tid]
@@ -142,9 +144,9 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
             grouped = pairs.group_by("parent").agg(pl.col("child").sort()).sort("parent")
             total_row = grouped.select(
                 pl.concat_list(pl.col("parent"), pl.col("child")).alias("cells"),
-                pl.concat_list(
-                    pl.lit(1.0), pl.col("child").list.eval(pl.element().cast(pl.Float64) * 0.0 - 1.0)
-                ).alias("coefs"),
+                pl.concat_list(pl.lit(1.0), pl.col("child").list.eval(pl.element().cast(pl.Float64) * 0.0 - 1.0)).alias(
+                    "coefs"
+                ),
             )
             if m.hierarchies[d].additive:
                 add(f"{tid}:{d}:sum", "eq", total_row)
@@ -186,7 +188,9 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
     cells = (
         pl.concat([f.select("cell", pl.lit(t).alias("table"), "label", "value", "required") for t, f in framed.items()])
         if framed
-        else pl.DataFrame(schema={"cell": pl.Int64, "table": pl.String, "label": pl.String, "value": pl.Float64, "required": pl.Int64})
+        else pl.DataFrame(
+            schema={"cell": pl.Int64, "table": pl.String, "label": pl.String, "value": pl.Float64, "required": pl.Int64}
+        )
     )
     rows_f = pl.concat(rows) if rows else pl.DataFrame(schema={"row": pl.Int64, "op": pl.String, "kind": pl.String})
     terms_f = (

@@ -58,9 +58,7 @@ def small_differences(
             pl.col("difference").is_not_null() & (pl.col("difference") >= 1) & (pl.col("difference") < pl.col("_need"))
         )
         if small.height:
-            parts.append(
-                small.select(pl.lit(tid).alias("table"), *keys, pl.col("difference").cast(pl.Int64))
-            )
+            parts.append(small.select(pl.lit(tid).alias("table"), *keys, pl.col("difference").cast(pl.Int64)))
     if not parts:
         return pl.DataFrame(schema={"table": pl.String, "measure": pl.String, "difference": pl.Int64})
     return pl.concat(parts, how="diagonal").sort("table", "measure")

@@ -24,8 +24,8 @@ published files alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -198,14 +198,20 @@ def protect(
         if extra is not None and extra.height:
             keys = [*specs[t].dimensions, "measure"]
             ids = (
-                tables[t].with_row_index("_i").join(extra.select(keys).unique(), on=keys, how="semi")["_i"].cast(pl.Int64)
+                tables[t]
+                .with_row_index("_i")
+                .join(extra.select(keys).unique(), on=keys, how="semi")["_i"]
+                .cast(pl.Int64)
                 + offset
             )
             forced.append(ids)
         offset += tables[t].height
     if forced:
         status = status.with_columns(
-            pl.when(pl.col("cell").is_in(pl.concat(forced).implode())).then(pl.lit(PRIMARY)).otherwise(pl.col("status")).alias("status")
+            pl.when(pl.col("cell").is_in(pl.concat(forced).implode()))
+            .then(pl.lit(PRIMARY))
+            .otherwise(pl.col("status"))
+            .alias("status")
         )
 
     def mark(cells: pl.Series) -> pl.DataFrame:
@@ -227,10 +233,10 @@ def protect(
         failing = found.filter(pl.col("width") < pl.col("required"))["cell"]
         if failing.len() == 0:
             break
-        extra = _repair(s, status, failing)
-        if extra.len() == 0:
+        protectors = _repair(s, status, failing)
+        if protectors.len() == 0:
             raise RuntimeError("suppression cannot protect the table: no published cell left to suppress")
-        status = mark(extra)
+        status = mark(protectors)
     else:
         raise RuntimeError(f"suppression did not converge in {max_rounds} rounds")
 
@@ -270,8 +276,10 @@ def protect(
         n = tables[t].height
         st = status.slice(offset, n)
         offset += n
-        frame = tables[t].with_columns(st["status"].alias("conf_status")).with_columns(
-            pl.when(pl.col("conf_status") == FREE).then(pl.col("value")).otherwise(None).alias("value")
+        frame = (
+            tables[t]
+            .with_columns(st["status"].alias("conf_status"))
+            .with_columns(pl.when(pl.col("conf_status") == FREE).then(pl.col("value")).otherwise(None).alias("value"))
         )
         out[t] = frame
         summaries[t] = SuppressionSummary(
@@ -302,9 +310,7 @@ def dominance_primary(
     >>> dominance_primary(c, ["cell"], "v").sort("cell").rows()
     [('a', 108, True, True), ('b', 105, False, False)]
     """
-    ranked = contributions.with_columns(
-        pl.col(value).rank("ordinal", descending=True).over(by).alias("_rank")
-    )
+    ranked = contributions.with_columns(pl.col(value).rank("ordinal", descending=True).over(by).alias("_rank"))
     return (
         ranked.group_by(by)
         .agg(

@@ -36,7 +36,9 @@ from anonymise.suppression import FREE, PRIMARY, _line_rule, protect, table_meta
 from schemas import codes, geography  # noqa: E402
 
 
-def national_store(persons: int, partners: int, seed: int = 0, municipalities: int | None = None) -> tuple[Store, object]:
+def national_store(
+    persons: int, partners: int, seed: int = 0, municipalities: int | None = None
+) -> tuple[Store, object]:
     """Return a synthetic national store and the T04 spec with ``partners`` complexes."""
     rng = np.random.default_rng(seed)
     munis = geography.settlements()["municipality_code"].unique().sort().to_numpy()[:municipalities]
@@ -63,7 +65,9 @@ def national_store(persons: int, partners: int, seed: int = 0, municipalities: i
     e = pl.DataFrame(
         {
             "person_cid": [f"p{i}" for i in who],
-            "partner_id": np.where(rng.random(n_events) < 0.9, p["partner_id"].to_numpy()[who], rng.choice(partner_ids, n_events)),
+            "partner_id": np.where(
+                rng.random(n_events) < 0.9, p["partner_id"].to_numpy()[who], rng.choice(partner_ids, n_events)
+            ),
             "service_code": rng.choice(services, n_events),
             "month": rng.choice(["2024-11", "2025-02", "2025-05", "2025-09"], n_events),
         }
@@ -86,12 +90,18 @@ def line_rule_only(table: pl.DataFrame, spec: object) -> tuple[float, int]:
         "cell",
         pl.col("value").alias("true"),
         "required",
-        pl.when((pl.col("value") >= 1) & (pl.col("value") < pl.col("required"))).then(pl.lit(PRIMARY)).otherwise(pl.lit(FREE)).alias("status"),
+        pl.when((pl.col("value") >= 1) & (pl.col("value") < pl.col("required")))
+        .then(pl.lit(PRIMARY))
+        .otherwise(pl.lit(FREE))
+        .alias("status"),
         pl.lit(0).alias("margin"),
     )
     while (more := _line_rule(s, status)).len():
         status = status.with_columns(
-            pl.when(pl.col("cell").is_in(more.implode()) & (pl.col("status") == FREE)).then(pl.lit("D")).otherwise(pl.col("status")).alias("status")
+            pl.when(pl.col("cell").is_in(more.implode()) & (pl.col("status") == FREE))
+            .then(pl.lit("D"))
+            .otherwise(pl.col("status"))
+            .alias("status")
         )
     return time.perf_counter() - started, int((status["status"] != FREE).sum())
 
@@ -106,8 +116,10 @@ def main() -> None:
     args = ap.parse_args()
 
     print("T04, national synthetic store: protect (suppression + proof) and audit from published values")
-    print(f"{'partners':>8} {'cells':>8} {'primary':>8} {'second.':>8} {'pruned':>7} {'protect s':>10} {'audit s':>8} "
-          f"{'narrowest':>9} {'line rule s':>11} {'line-rule supp.':>15}")
+    print(
+        f"{'partners':>8} {'cells':>8} {'primary':>8} {'second.':>8} {'pruned':>7} {'protect s':>10} {'audit s':>8} "
+        f"{'narrowest':>9} {'line rule s':>11} {'line-rule supp.':>15}"
+    )
     rows = []
     for partners in args.partners:
         store, spec = national_store(args.persons, partners, municipalities=args.municipalities)
@@ -122,9 +134,12 @@ def main() -> None:
         s = summary["T04"]
         narrow = report.tables["T04"]["narrowest_width"]
         rows.append((table.height, t_protect + t_audit))
-        print(f"{partners:>8} {table.height:>8} {s.primary:>8} {s.secondary:>8} {s.pruned:>7} {t_protect:>10.1f} "
-              f"{t_audit:>8.1f} {narrow!s:>9} {base_t:>11.1f} {base_supp:>15}"
-              + ("" if report.passed else "  AUDIT FAILED") + ("" if s.pruning_complete else "  (pruning cut at budget)"))
+        print(
+            f"{partners:>8} {table.height:>8} {s.primary:>8} {s.secondary:>8} {s.pruned:>7} {t_protect:>10.1f} "
+            f"{t_audit:>8.1f} {narrow!s:>9} {base_t:>11.1f} {base_supp:>15}"
+            + ("" if report.passed else "  AUDIT FAILED")
+            + ("" if s.pruning_complete else "  (pruning cut at budget)")
+        )
     if len(rows) >= 2:
         (c0, t0_), (c1, t1_) = rows[0], rows[-1]
         if c1 != c0 and t0_ > 0:
@@ -144,7 +159,10 @@ def main() -> None:
             "disability": rng.choice(["yes", "no", "declined"], n),
         }
     ).with_columns(
-        [pl.when(pl.Series(rng.random(n) < 0.01)).then(None).otherwise(pl.col(c)).alias(c) for c in ("age_band", "sex", "nuts3", "citizenship", "isced")]
+        [
+            pl.when(pl.Series(rng.random(n) < 0.01)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("age_band", "sex", "nuts3", "citizenship", "isced")
+        ]
     )
     qi = ["age_band", "sex", "nuts3", "citizenship", "isced"]
     t0 = time.perf_counter()
@@ -153,8 +171,10 @@ def main() -> None:
     t0 = time.perf_counter()
     r = assess(frame, qi, sensitive=["disability"], sampling_fraction=0.05)
     took = time.perf_counter() - t0
-    print(f"risk.assess: {took:.1f} s (fk/Fk with wildcard missing values, individual risk, ARX risks, "
-          f"population uniqueness by {r.population_uniqueness.model if r.population_uniqueness else '—'}, l-diversity)")
+    print(
+        f"risk.assess: {took:.1f} s (fk/Fk with wildcard missing values, individual risk, ARX risks, "
+        f"population uniqueness by {r.population_uniqueness.model if r.population_uniqueness else '—'}, l-diversity)"
+    )
     print(f"baseline, k-anonymity group-by only: {base:.2f} s")
 
 

@@ -29,10 +29,10 @@ from anonymise.leaks import (
     strings_with_clear_values,
     strings_with_identifiers,
 )
+from anonymise.ministry import BUILDERS, SPECS, Store
 from anonymise.period import Period
 from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
-from anonymise.ministry import BUILDERS, SPECS, Store
 from anonymise.risk import assess, k_anonymity
 from anonymise.suppression import protect, table_meta
 from anonymise.tables import TOTAL, build_t11
@@ -427,7 +427,9 @@ def risk_figures(risk: Any) -> dict[str, Any]:
         "journalist_risk": {k: round(v, 6) for k, v in risk.journalist_risk.__dict__.items()},
         "marketer_risk": round(risk.marketer_risk, 6),
         "sample_uniqueness": round(risk.sample_uniqueness, 6),
-        "l_diversity": {k: {"distinct": v.distinct, "entropy": round(v.entropy, 4)} for k, v in risk.l_diversity.items()},
+        "l_diversity": {
+            k: {"distinct": v.distinct, "entropy": round(v.entropy, 4)} for k, v in risk.l_diversity.items()
+        },
     }
 
 
@@ -489,7 +491,9 @@ def write_draft(folder: Path, tables: dict[str, pl.DataFrame], disclosure: dict[
     for t, frame in tables.items():
         write_table_csv(frame, folder / f"{t}.csv")
     (folder / HIERARCHIES).write_text(json.dumps(hierarchies_meta(tables), indent=1, sort_keys=True), encoding="utf-8")
-    (folder / "manifest.json").write_text(json.dumps({"disclosure": disclosure}, indent=1, sort_keys=True), encoding="utf-8")
+    (folder / "manifest.json").write_text(
+        json.dumps({"disclosure": disclosure}, indent=1, sort_keys=True), encoding="utf-8"
+    )
 
 
 def protect_stage(
@@ -504,7 +508,9 @@ def protect_stage(
     out = work / "protected"
     out.mkdir(parents=True, exist_ok=True)
     disclosure = disclosure_meta(policy, tables)
-    counted = {t: pl.read_parquet(work / "tables" / f"{t}.parquet") for t in tables if disclosure[t]["method"] != "none"}
+    counted = {
+        t: pl.read_parquet(work / "tables" / f"{t}.parquet") for t in tables if disclosure[t]["method"] != "none"
+    }
     figures: dict[str, Any] = {}
     protected: dict[str, pl.DataFrame] = {}
     earlier = earlier_releases(ws, jurisdiction, period)
@@ -523,9 +529,7 @@ def protect_stage(
         "cells_protected_for_history": {t: f.select([*dims[t], "measure"]).unique().height for t, f in also.items()},
     }
     if counted:
-        protected, summaries = protect(
-            counted, SPECS, policy.threshold, policy.threshold_sensitive, also_primary=also
-        )
+        protected, summaries = protect(counted, SPECS, policy.threshold, policy.threshold_sensitive, also_primary=also)
         for t, summary in summaries.items():
             figures[t] = {
                 "cells": summary.cells,
@@ -548,9 +552,12 @@ def protect_stage(
     write_draft(work / "draft", protected, disclosure)
     published = {t: protected[t] for t in counted}
     left = [(rid, small_differences(published, old, dims, required)) for rid, old in earlier.items()]
+
+    def where(row: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("table", "difference") and v is not None)
+
     history["violations"] = [
-        f"{row['table']} [{', '.join(f'{k}={row[k]}' for k in row if k not in ('table', 'difference') and row[k] is not None)}] "
-        f"differs from release {rid} by fewer than its threshold"
+        f"{row['table']} [{where(row)}] differs from release {rid} by fewer than its threshold"
         for rid, frame in left
         for row in frame.iter_rows(named=True)
     ]

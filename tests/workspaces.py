@@ -12,7 +12,6 @@ from flows.keystore import KeyStore
 from flows.stages import domains_for
 from flows.workspace import Workspace
 
-
 #: The release most tests need: T04 with the table it is linked to, and data quality. The full default
 #: release (every table) is exercised once, by the end-to-end fixture of tests/flows/test_pipeline.py.
 SMALL_RELEASE = ("T04", "T10", "T11")

@@ -35,17 +35,17 @@ def _table(spec: dict[str, Any], threshold: int, universe: str) -> tuple[pl.Data
         for cell in spec["cells"]
     ]
     frame = pl.DataFrame(rows, schema_overrides={"value": pl.Int64, "true": pl.Int64})
-    hier = {
-        d: DimMeta(True, {c: code(d, p) for c, p in spec["dimensions"][d]["parent"].items()}) for d in dims
-    }
+    hier = {d: DimMeta(True, {c: code(d, p) for c, p in spec["dimensions"][d]["parent"].items()}) for d in dims}
     meta = TableMeta(dims, hier, {}, universe, threshold=threshold)
     return frame.select("period", *dims, "measure", "value"), meta, frame
 
 
-def load(name: str, threshold: int = 1) -> tuple[dict[str, pl.DataFrame], dict[str, TableMeta], dict[str, Any], dict[str, pl.DataFrame]]:
+def load(
+    name: str, threshold: int = 1
+) -> tuple[dict[str, pl.DataFrame], dict[str, TableMeta], dict[str, Any], dict[str, pl.DataFrame]]:
     """Return (tables, metas, expected, truth) of one example; linked examples share a universe."""
     spec = json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
-    specs = spec["tables"] if "tables" in spec else {"X": spec}
+    specs = spec.get("tables", {"X": spec})
     tables, metas, truth = {}, {}, {}
     for tid, t in specs.items():
         tables[tid], metas[tid], truth[tid] = _table(t, threshold, "u")

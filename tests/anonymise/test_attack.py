@@ -70,8 +70,10 @@ def test_linked_tables_together_reveal_k_and_n_protects_it():
     assert {c["region"] for c in cells} == {"K"}
     # protect_linked_tables adds N as the secondary in both tables; then nothing is pinned
     tables, metas, _, _ = load("linked_tables_combined")
-    hide_n = {t: f.with_columns(pl.when(pl.col("region") == "N").then(None).otherwise(pl.col("value")).alias("value"))
-              for t, f in tables.items()}
+    hide_n = {
+        t: f.with_columns(pl.when(pl.col("region") == "N").then(None).otherwise(pl.col("value")).alias("value"))
+        for t, f in tables.items()
+    }
     out = intervals(system(hide_n, metas), exact=True)
     assert out.filter(pl.col("width") == 0).height == 0
 
@@ -100,8 +102,17 @@ def _two_way(values: dict[tuple[str, str], int | None], additive_b: bool = True)
 def test_non_additive_dimension_bounds_a_total_between_largest_part_and_sum():
     # one unit may sit under both f and m (as a person under two services): _T in [max, sum]
     tables, metas = _two_way(
-        {("x", "f"): 4, ("x", "m"): 6, ("x", "_T"): None, ("y", "f"): 3, ("y", "m"): 2, ("y", "_T"): 5,
-         ("_T", "f"): 7, ("_T", "m"): 8, ("_T", "_T"): None},
+        {
+            ("x", "f"): 4,
+            ("x", "m"): 6,
+            ("x", "_T"): None,
+            ("y", "f"): 3,
+            ("y", "m"): 2,
+            ("y", "_T"): 5,
+            ("_T", "f"): 7,
+            ("_T", "m"): 8,
+            ("_T", "_T"): None,
+        },
         additive_b=False,
     )
     out = intervals(system(tables, metas), exact=True).sort("label")

@@ -16,7 +16,10 @@ def test_a_partner_added_to_the_series_reveals_no_small_group():
     full = _store(300, 11)
     first = full.persons["person_cid"].head(296)
     partial = type(full)(
-        full.period, "bg", full.partner_order, full.persons.filter(pl.col("person_cid").is_in(first.implode())),
+        full.period,
+        "bg",
+        full.partner_order,
+        full.persons.filter(pl.col("person_cid").is_in(first.implode())),
         full.events.filter(pl.col("person_cid").is_in(first.implode())),
     )
     earlier, _ = protect({"T04": build_t04(partial)}, {"T04": T04})

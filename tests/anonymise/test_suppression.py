@@ -12,7 +12,12 @@ from anonymise.period import Period
 from anonymise.suppression import dominance_primary, protect, table_meta
 from anonymise.tables import TOTAL, Dim, Measure, TableSpec, cube, long
 
-REGION = make("region", {"a": "N", "b": "N", "c": "S", "N": TOTAL, "S": TOTAL}, {"a": "r", "b": "r", "c": "r", "N": "g", "S": "g"}, ["r", "g"])
+REGION = make(
+    "region",
+    {"a": "N", "b": "N", "c": "S", "N": TOTAL, "S": TOTAL},
+    {"a": "r", "b": "r", "c": "r", "N": "g", "S": "g"},
+    ["r", "g"],
+)
 SPEC = TableSpec(
     id="TX",
     title_bg="тест",
@@ -41,7 +46,9 @@ def audit(tables: dict[str, pl.DataFrame], specs: dict[str, TableSpec]):
 
 
 def test_small_counts_are_primary_and_zeros_are_published():
-    out, summary = protect({"TX": table({("a", "f"): 3, ("a", "m"): 20, ("b", "m"): 30, ("c", "f"): 9, ("c", "m"): 12})}, {"TX": SPEC})
+    out, summary = protect(
+        {"TX": table({("a", "f"): 3, ("a", "m"): 20, ("b", "m"): 30, ("c", "f"): 9, ("c", "m"): 12})}, {"TX": SPEC}
+    )
     t = out["TX"]
     status = {(r, s): c for r, s, c in t.select("region", "sex", "conf_status").iter_rows()}
     assert status[("a", "f")] == "C"
@@ -53,8 +60,12 @@ def test_small_counts_are_primary_and_zeros_are_published():
 
 def test_a_published_zero_is_never_suppressed():
     t = table({("a", "f"): 2, ("b", "f"): 9, ("b", "m"): 11, ("c", "f"): 6, ("c", "m"): 8, ("a", "m"): 7})
-    t = pl.concat([t, pl.DataFrame({"period": ["2025"], "region": ["a"], "sex": ["x"], "measure": ["n"], "value": [0]})])
-    spec = TableSpec("TX", "т", "t", "bg", (SPEC.dims[0], Dim("sex", flat("sex", ["f", "m", "x"]), True)), SPEC.measures, 5, "test")
+    t = pl.concat(
+        [t, pl.DataFrame({"period": ["2025"], "region": ["a"], "sex": ["x"], "measure": ["n"], "value": [0]})]
+    )
+    spec = TableSpec(
+        "TX", "т", "t", "bg", (SPEC.dims[0], Dim("sex", flat("sex", ["f", "m", "x"]), True)), SPEC.measures, 5, "test"
+    )
     out, _ = protect({"TX": t}, {"TX": spec})
     zero = out["TX"].filter((pl.col("region") == "a") & (pl.col("sex") == "x"))
     assert zero["conf_status"].item() == "F" and zero["value"].item() == 0
@@ -91,7 +102,10 @@ def test_the_audit_finds_a_lone_suppressed_cell_and_names_it_without_its_value()
 def test_two_small_cells_that_only_hide_each_other_are_a_finding():
     t = table({("a", "f"): 1, ("a", "m"): 20, ("b", "f"): 1, ("b", "m"): 30, ("c", "f"): 8, ("c", "m"): 9})
     bad = t.with_columns(
-        pl.when(pl.col("sex").eq("f") & pl.col("region").is_in(["a", "b"])).then(None).otherwise(pl.col("value")).alias("value")
+        pl.when(pl.col("sex").eq("f") & pl.col("region").is_in(["a", "b"]))
+        .then(None)
+        .otherwise(pl.col("value"))
+        .alias("value")
     )
     assert not audit({"TX": bad}, {"TX": SPEC}).passed
 
@@ -101,8 +115,10 @@ def test_non_additive_dimension_protects_with_its_own_relation():
     svc = flat("service", ["s1", "s2", "s3"])
     spec = TableSpec("TS", "т", "t", "bg", (Dim("service", svc, additive=False),), (Measure("n", "person"),), 5, "ts")
     rows = pl.DataFrame(
-        {"unit": ["p1", "p1", "p2", "p3", *[f"q{i}" for i in range(12)]],
-         "service": ["s1", "s2", "s1", "s1", *(["s2"] * 6 + ["s3"] * 6)]}
+        {
+            "unit": ["p1", "p1", "p2", "p3", *[f"q{i}" for i in range(12)]],
+            "service": ["s1", "s2", "s1", "s1", *(["s2"] * 6 + ["s3"] * 6)],
+        }
     )
     t = long(cube({"n": rows}, spec), spec, Period.parse("2025"))
     assert dict(zip(t["service"], t["value"], strict=True)) == {"s1": 3, "s2": 7, "s3": 6, TOTAL: 15}
@@ -117,7 +133,15 @@ def test_linked_tables_are_protected_together():
     ty = TableSpec("TY", "т", "t", "bg", (SPEC.dims[0], Dim("age", age, True)), SPEC.measures, 5, "test")
     rnd = random.Random(7)
     rows = pl.DataFrame(
-        [{"unit": f"u{i}", "region": rnd.choice("aabbbc"), "sex": rnd.choice("fm"), "age": rnd.choice(["young", "old"])} for i in range(60)]
+        [
+            {
+                "unit": f"u{i}",
+                "region": rnd.choice("aabbbc"),
+                "sex": rnd.choice("fm"),
+                "age": rnd.choice(["young", "old"]),
+            }
+            for i in range(60)
+        ]
     )
     tx = long(cube({"n": rows}, SPEC), SPEC, Period.parse("2025"))
     tyt = long(cube({"n": rows}, ty), ty, Period.parse("2025"))
@@ -125,7 +149,7 @@ def test_linked_tables_are_protected_together():
     out, _ = protect({"TX": tx, "TY": tyt}, specs)
     assert audit(out, specs).passed
     # the region totals are one number in both tables: hidden in one, hidden in the other
-    tot = {t: out[t].filter((pl.col("sex" if t == "TX" else "age") == TOTAL))["conf_status"].to_list() for t in out}
+    tot = {t: out[t].filter(pl.col("sex" if t == "TX" else "age") == TOTAL)["conf_status"].to_list() for t in out}
     assert tot["TX"] == tot["TY"]
 
 
@@ -149,7 +173,9 @@ def test_sdctable_linked_tables_protected_together_pass_the_joint_audit():
 
 
 def test_sensitive_groups_take_the_higher_threshold():
-    spec = TableSpec("TZ", "т", "t", "bg", SPEC.dims, SPEC.measures, 5, "tz", threshold_sensitive=10, sensitive={"sex": ("f",)})
+    spec = TableSpec(
+        "TZ", "т", "t", "bg", SPEC.dims, SPEC.measures, 5, "tz", threshold_sensitive=10, sensitive={"sex": ("f",)}
+    )
     t = table({("a", "f"): 7, ("a", "m"): 7, ("b", "f"): 20, ("b", "m"): 20, ("c", "f"): 30, ("c", "m"): 30}, spec)
     out, _ = protect({"TZ": t}, {"TZ": spec})
     st = {(r, s): c for r, s, c in out["TZ"].select("region", "sex", "conf_status").iter_rows()}
@@ -183,7 +209,9 @@ def _store(n: int, seed: int) -> Store:
         {
             "person_cid": [f"p{rnd.randrange(n)}" for _ in range(4 * n)],
             "partner_id": [rnd.choice(["ruse-svetilnik", "plovdiv-ksuds"]) for _ in range(4 * n)],
-            "service_code": [rnd.choice(["health_consultation", "school_readiness", "parent_psych_support"]) for _ in range(4 * n)],
+            "service_code": [
+                rnd.choice(["health_consultation", "school_readiness", "parent_psych_support"]) for _ in range(4 * n)
+            ],
             "month": [rnd.choice(["2024-12", "2025-03", "2025-07"]) for _ in range(4 * n)],
         }
     )
@@ -205,11 +233,17 @@ def test_t04_hierarchies_add_up_and_non_additive_totals_are_bounded():
     nuts3 = up.filter(pl.col("geo").str.len_chars() == 5, pl.col("geo").str.starts_with("BG"))
     nuts2 = up.filter(pl.col("geo").str.len_chars() == 4)
     parent = {c: p for c, p in T04.dim("geo").hierarchy.parent.items()}
-    summed = nuts3.with_columns(pl.col("geo").replace_strict(parent).alias("geo")).group_by("geo", *key).agg(pl.col("value").sum())
+    summed = (
+        nuts3.with_columns(pl.col("geo").replace_strict(parent).alias("geo"))
+        .group_by("geo", *key)
+        .agg(pl.col("value").sum())
+    )
     joined = nuts2.join(summed, on=["geo", *key], how="left", suffix="_sum")
     assert (joined["value"] == joined["value_sum"]).all()
-    by_partner = up.filter(pl.col("partner") != TOTAL).group_by("geo", "service", "age_band", "sex").agg(
-        pl.col("value").sum().alias("s"), pl.col("value").max().alias("m")
+    by_partner = (
+        up.filter(pl.col("partner") != TOTAL)
+        .group_by("geo", "service", "age_band", "sex")
+        .agg(pl.col("value").sum().alias("s"), pl.col("value").max().alias("m"))
     )
     total = up.filter(pl.col("partner") == TOTAL).join(by_partner, on=["geo", "service", "age_band", "sex"])
     assert ((total["value"] >= total["m"]) & (total["value"] <= total["s"])).all()

@@ -9,9 +9,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_disclosure_benchmark_prints_cells_times_and_baselines():
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "disclosure.py"), "--partners", "2", "3", "--persons", "3000", "--municipalities", "2",
-         "--records", "5000", "--prune-seconds", "5"],
-        capture_output=True, text=True, timeout=600, check=True,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "disclosure.py"),
+            "--partners",
+            "2",
+            "3",
+            "--persons",
+            "3000",
+            "--municipalities",
+            "2",
+            "--records",
+            "5000",
+            "--prune-seconds",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     ).stdout
     assert "primary" in out and "line rule s" in out and "growth: time" in out
     assert "AUDIT FAILED" not in out

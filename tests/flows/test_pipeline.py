@@ -377,7 +377,9 @@ def test_publishing_any_secondary_cell_of_the_release_back_is_a_finding(e2e):
     store_root = e2e["ws"] / "store" / "bg" / PERIOD
 
     def load(entity: str) -> pl.DataFrame:
-        return pl.concat([pl.read_parquet(f) for f in sorted(store_root.rglob(f"{entity}.parquet"))], how="diagonal_relaxed")
+        return pl.concat(
+            [pl.read_parquet(f) for f in sorted(store_root.rglob(f"{entity}.parquet"))], how="diagonal_relaxed"
+        )
 
     store = Store(Period.parse(PERIOD), "bg", [p.id for p in PARTNERS.values()], load("persons"), load("events"))
     tables, metas = read_release(release)
@@ -389,7 +391,10 @@ def test_publishing_any_secondary_cell_of_the_release_back_is_a_finding(e2e):
         for i in rnd.sample(secondary, min(6, len(secondary))):
             back = dict(tables)
             back[tid] = tables[tid].with_columns(
-                pl.when(pl.int_range(pl.len()) == i).then(float(truth["value"][i])).otherwise(pl.col("value")).alias("value")
+                pl.when(pl.int_range(pl.len()) == i)
+                .then(float(truth["value"][i]))
+                .otherwise(pl.col("value"))
+                .alias("value")
             )
             assert not audit_tables(back, metas).passed, tables[tid].row(i)
             tried += 1
