@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from scipy.optimize import linprog
-from scipy.sparse import coo_matrix, csr_matrix, vstack
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from anonymise.constraints import System
@@ -70,7 +70,6 @@ def components(s: System) -> list[Component]:
         pl.col("row").replace_strict(row_index, return_dtype=pl.Int64).alias("r"),
     )
     n_rows, n_vars = len(rows_with_unknown), hidden.size
-    incidence = coo_matrix((np.ones(u.height), (u["r"].to_numpy(), u["v"].to_numpy())), shape=(n_rows, n_vars)).tocsr()
     # variables connected through shared rows: the graph of (variables + rows)
     graph = coo_matrix(
         (np.ones(u.height), (u["v"].to_numpy(), n_vars + u["r"].to_numpy())), shape=(n_vars + n_rows,) * 2
@@ -87,7 +86,6 @@ def components(s: System) -> list[Component]:
     is_eq = (row_meta["op"] == "eq").to_numpy()
     b = row_meta["rhs"].to_numpy()
     coef = coo_matrix((u["coef"].to_numpy(), (u["r"].to_numpy(), u["v"].to_numpy())), shape=(n_rows, n_vars)).tocsr()
-    del incidence
     out = []
     for comp in np.unique(var_label):
         vs = np.flatnonzero(var_label == comp)
@@ -118,56 +116,20 @@ def _solve(c: Component, objective: np.ndarray) -> np.ndarray | None:
     return np.asarray(res.x)
 
 
-def _local(
-    a: csr_matrix, a_t: csr_matrix, b: np.ndarray, is_eq: np.ndarray, keep: np.ndarray, point: np.ndarray
-) -> Component:
-    """Return the program over the variables ``keep`` with every other variable fixed at ``point``.
-
-    Fixing variables only removes feasible points, so intervals found here are inside the true ones:
-    a width reached here is reached by the attacker's full programs too.
-    """
-    rows = np.unique(np.concatenate([a_t.indices[a_t.indptr[k] : a_t.indptr[k + 1]] for k in keep]))
-    sub = a[rows]
-    inside = np.zeros(a.shape[1], dtype=bool)
-    inside[keep] = True
-    fixed_part = sub @ np.where(inside, 0.0, point)
-    local = sub[:, keep]
-    rhs = b[rows] - fixed_part
-    eq = is_eq[rows]
-    return Component(keep, local[eq], rhs[eq], local[~eq], rhs[~eq])
-
-
-def _neighbourhood(a: csr_matrix, a_t: csr_matrix, i: int, radius: int) -> np.ndarray:
-    """Return the variables within ``radius`` shared relations of variable ``i`` (sorted, with ``i``)."""
-    keep = np.array([i])
-    for _ in range(radius):
-        rows = np.unique(np.concatenate([a_t.indices[a_t.indptr[k] : a_t.indptr[k + 1]] for k in keep]))
-        if rows.size == 0:
-            break
-        keep = np.unique(np.concatenate([keep, *[a.indices[a.indptr[r] : a.indptr[r + 1]] for r in rows]]))
-    return keep
-
-
 def component_intervals(
-    c: Component,
-    required: np.ndarray,
-    exact: bool,
-    point: np.ndarray | None = None,
-    radii: tuple[int, ...] = (),
-    fallback: bool = True,
+    c: Component, required: np.ndarray, exact: bool, point: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (lower, upper, exact?) per variable of a component.
 
     Exact: two programs over the whole component per variable. Otherwise, a variable is settled as
     soon as two feasible points are known whose values for it are ``required`` apart (the feasible
     set is convex, so the cell can lie anywhere between them). Feasible points come from the extreme
-    points of the total, from ``point`` (the true table when the caller knows it, else the average
-    of the extreme points), and from small programs over each variable's neighbourhood (``radii``
-    shared relations) with every other variable held at ``point``. Variables still unsettled get the
-    two full programs, unless ``fallback`` is off: then they are returned unsettled (``exact`` false
-    and the spread seen so far), which is enough for suppression to know they need more protection.
-    Settled variables report the points seen: an inner bound of their interval that proves it wide
-    enough.
+    points of the total, from ``point`` (the true table, when the caller knows it) and from every
+    program solved on the way; variables still unsettled get the two full programs. Settled variables
+    report the points seen: an inner bound of their interval that proves it wide enough.
+
+    (Programs over a cell's neighbourhood with the rest held fixed were tried as a cheaper proof; in
+    a cube of five crossed dimensions they prove almost nothing, so they are not used.)
     """
     n = c.cells.size
     lo_seen = np.full(n, np.inf)
@@ -184,40 +146,14 @@ def component_intervals(
         return bool(hi_seen[i] - lo_seen[i] >= required[i] - TOLERANCE)
 
     if not exact:
-        extremes = []
-        if point is None or fallback:
-            for sign in (1.0, -1.0):
-                x = _solve(c, np.full(n, sign))
-                if x is not None:
-                    see(x)
-                    extremes.append(x)
-        if point is None and extremes:
-            point = np.mean(extremes, axis=0)
+        for sign in (1.0, -1.0):
+            x = _solve(c, np.full(n, sign))
+            if x is not None:
+                see(x)
         if point is not None:
             see(point)
-            a = vstack([c.a_eq, c.a_ub]).tocsr()
-            b = np.concatenate([c.b_eq, c.b_ub])
-            is_eq = np.concatenate([np.ones(c.a_eq.shape[0], dtype=bool), np.zeros(c.a_ub.shape[0], dtype=bool)])
-            a_t = a.T.tocsr()
-            for radius in radii:
-                for i in range(n):
-                    if settled(i):
-                        continue
-                    keep = _neighbourhood(a, a_t, i, radius)
-                    local = _local(a, a_t, b, is_eq, keep, point)
-                    j = int(np.searchsorted(keep, i))
-                    for sign in (1.0, -1.0):
-                        e = np.zeros(keep.size)
-                        e[j] = sign
-                        x = _solve(local, e)
-                        if x is None:  # unbounded even with the rest held fixed
-                            hi_seen[i] = np.inf
-                            continue
-                        full = point.copy()
-                        full[keep] = x
-                        see(full)
     for i in range(n):
-        if not exact and (settled(i) or not fallback):
+        if not exact and settled(i):
             continue
         e = np.zeros(n)
         e[i] = 1.0
@@ -238,14 +174,13 @@ def component_intervals(
     return lower, upper, is_exact
 
 
-def intervals(s: System, exact: bool = False, truth: pl.DataFrame | None = None, fallback: bool = True) -> pl.DataFrame:
+def intervals(s: System, exact: bool = False, truth: pl.DataFrame | None = None) -> pl.DataFrame:
     """Return, per suppressed cell: ``cell``, ``label``, ``lower``, ``upper``, ``width``, ``required``, ``exact``.
 
     With ``exact``, both programs are solved for every suppressed cell; otherwise only where the
     feasible points seen so far do not already prove the cell's protection width. ``truth`` (``cell``,
     ``true``) is the unprotected table, which suppression knows and the audit does not: it is one
-    feasible point. Without ``fallback``, unproven cells are returned unproven instead of being
-    solved exactly (``exact`` false and ``width`` below ``required``).
+    feasible point.
     """
     req = dict(zip(s.cells["cell"].to_list(), s.cells["required"].to_list(), strict=True))
     known = dict(zip(truth["cell"].to_list(), truth["true"].to_list(), strict=True)) if truth is not None else None
@@ -253,7 +188,7 @@ def intervals(s: System, exact: bool = False, truth: pl.DataFrame | None = None,
     for c in components(s):
         required = np.array([req[int(i)] for i in c.cells], dtype=float)
         point = np.array([known[int(i)] for i in c.cells], dtype=float) if known is not None else None
-        lo, hi, ex = component_intervals(c, required, exact, point=point, fallback=fallback)
+        lo, hi, ex = component_intervals(c, required, exact, point=point)
         parts.append(pl.DataFrame({"cell": c.cells, "lower": lo, "upper": hi, "exact": ex}))
     hidden = s.cells.filter(pl.col("value").is_null()).select("cell", "label", "required")
     if not parts:
