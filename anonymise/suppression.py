@@ -68,6 +68,19 @@ def table_meta(spec: TableSpec, threshold: int | None = None, threshold_sensitiv
     )
 
 
+def primary_status(s: System) -> pl.DataFrame:
+    """Return ``cell``, ``true``, ``required`` and ``status``: primary where 1 ≤ value < required."""
+    return s.cells.select(
+        "cell",
+        pl.col("value").alias("true"),
+        "required",
+        pl.when((pl.col("value") >= 1) & (pl.col("value") < pl.col("required")))
+        .then(pl.lit(PRIMARY))
+        .otherwise(pl.lit(FREE))
+        .alias("status"),
+    )
+
+
 def _line_rule(s: System, status: pl.DataFrame) -> pl.Series:
     """Return the cells to suppress next by the line rule (one per failing parent–children relation).
 
@@ -182,15 +195,7 @@ def protect(
             for t in sorted(tables)
         ]
     )["margin"]
-    status = s.cells.select(
-        "cell",
-        pl.col("value").alias("true"),
-        "required",
-        pl.when((pl.col("value") >= 1) & (pl.col("value") < pl.col("required")))
-        .then(pl.lit(PRIMARY))
-        .otherwise(pl.lit(FREE))
-        .alias("status"),
-    ).with_columns(margin.alias("margin"))
+    status = primary_status(s).with_columns(margin.alias("margin"))
     forced = []
     offset = 0
     for t in sorted(tables):

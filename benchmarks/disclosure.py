@@ -32,7 +32,7 @@ from anonymise.constraints import system  # noqa: E402
 from anonymise.ministry import T04, Store, build_t04  # noqa: E402
 from anonymise.period import Period  # noqa: E402
 from anonymise.risk import assess, k_anonymity  # noqa: E402
-from anonymise.suppression import FREE, PRIMARY, _line_rule, protect, table_meta  # noqa: E402
+from anonymise.suppression import FREE, _line_rule, primary_status, protect, table_meta  # noqa: E402
 from schemas import codes, geography  # noqa: E402
 
 
@@ -86,16 +86,7 @@ def line_rule_only(table: pl.DataFrame, spec: object) -> tuple[float, int]:
     """Baseline: the line rule to its fixpoint, no linear programs (what a first heuristic gives)."""
     started = time.perf_counter()
     s = system({"T04": table}, {"T04": table_meta(spec)})  # type: ignore[arg-type]
-    status = s.cells.select(
-        "cell",
-        pl.col("value").alias("true"),
-        "required",
-        pl.when((pl.col("value") >= 1) & (pl.col("value") < pl.col("required")))
-        .then(pl.lit(PRIMARY))
-        .otherwise(pl.lit(FREE))
-        .alias("status"),
-        pl.lit(0).alias("margin"),
-    )
+    status = primary_status(s).with_columns(pl.lit(0).alias("margin"))
     while (more := _line_rule(s, status)).len():
         status = status.with_columns(
             pl.when(pl.col("cell").is_in(more.implode()) & (pl.col("status") == FREE))
