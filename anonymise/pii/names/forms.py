@@ -152,6 +152,17 @@ def bg_form_words(given: str, family: str | None = None, middle: str | None = No
     return _with_variants(out, "bg")
 
 
+def bg_word_forms(given: str, family: str | None = None, middle: str | None = None) -> dict[str, frozenset[str]]:
+    """Return the words the forms of ``bg_forms`` are made of, by how they may stand in a mention.
+
+    ``words``: given name, vocatives, diminutives, both sexes' surname and middle name; ``alone``: the
+    family plurals («Петрови» names the family, not one person); ``initials``: the letters of the given
+    and middle names' initials (without the dot); ``common``: forms of a given name that is also a
+    common noun. Each with its Latin spelling.
+    """
+    return _word_forms_cached("bg", given, family, middle)
+
+
 def _with_variants(forms: set[Words], language: str) -> set[Words]:
     """Return the forms with their Latin spellings (and, in Russian, with ё written е), those of fewer
     than two letters left out."""
@@ -303,6 +314,70 @@ def ru_forms(given: str, family: str | None = None, middle: str | None = None) -
     True
     """
     return {" ".join(words) for words in ru_form_words(given, family, middle)}
+
+
+def ru_word_forms(given: str, family: str | None = None, middle: str | None = None) -> dict[str, frozenset[str]]:
+    """Return the words the forms of ``ru_forms`` are made of (see ``bg_word_forms``): every case of the
+    given name and its diminutives, the surname (singular and plural) and the patronymic, initials, and
+    ``common`` for the cases of a given name that is also a common noun (Вера → веру, вере)."""
+    return _word_forms_cached("ru", given, family, middle)
+
+
+def _word_forms_cached(language: str, given: str, family: str | None, middle: str | None) -> dict[str, frozenset[str]]:
+    """Return ``bg_word_forms`` / ``ru_word_forms``, assembled from each part's forms (cached per part:
+    given names and surnames recur from one record to the next, whole names rarely do)."""
+    if language == "ru":
+        if family and not middle and family.endswith(("вич", "вна", "ична", "ич")):
+            middle, family = family, None  # «Мария Ивановна»
+        gender = ru_gender(given, family, middle)
+    else:
+        gender = None
+    given_words = _part_forms(language, "given", given, gender)
+    words = set(given_words)
+    alone: frozenset[str] = frozenset()
+    if family:
+        words |= _part_forms(language, "family", family, gender)
+        alone = _part_forms(language, "plural", family, gender)
+    if middle:
+        words |= _part_forms(language, "middle", middle, gender)
+    initials = _part_forms(language, "initial", given, gender)
+    if middle:
+        initials |= _part_forms(language, "initial", middle, gender)
+    from anonymise.pii.names.gazetteer import _COMMON_NAMES  # the gazetteer imports this module
+
+    common = given_words if given.lower() in _COMMON_NAMES.get(language, ()) else frozenset()
+    return {"words": frozenset(words), "alone": alone, "initials": initials, "common": common}
+
+
+@lru_cache(maxsize=65536)
+def _part_forms(language: str, part: str, word: str, gender: str | None) -> frozenset[str]:
+    """Return the forms of one part of a name (``given``, ``family``, ``plural``, ``middle`` or ``initial``),
+    with their Latin spellings (and, in Russian, ё written е)."""
+    if language == "ru":
+        if part == "given":
+            forms = ru_declensions(word, "Name", gender)
+            for dim in ru_diminutives(word):
+                forms |= ru_declensions(dim, "Name", gender)
+        elif part == "family":
+            forms = ru_declensions(word, "Surn", gender)
+        elif part == "middle":
+            forms = ru_declensions(word, "Patr", gender)
+        elif part == "initial":
+            forms = {word[0]}
+        else:  # Russian family plurals are cases of the surname
+            forms = set()
+    elif part == "given":
+        forms = {word} | bg_vocatives(word) | bg_diminutives(word)
+    elif part in ("family", "middle"):
+        forms = bg_surname_pair(word)
+    elif part == "plural":
+        forms = bg_family_plurals(word)
+    else:
+        forms = {_initial(word)[:-1]}
+    forms |= {_latin_word(form, language) for form in forms}
+    if language == "ru":
+        forms |= {_without_yo(form) for form in forms}
+    return frozenset(forms)
 
 
 def ru_form_words(given: str, family: str | None = None, middle: str | None = None) -> set[Words]:

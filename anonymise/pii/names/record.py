@@ -21,7 +21,7 @@ from functools import lru_cache
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from anonymise.pii.names.forms import bg_form_words, bg_forms, ru_form_words, ru_forms
+from anonymise.pii.names.forms import bg_forms, bg_word_forms, ru_forms, ru_word_forms
 from anonymise.pii.names.gazetteer import _COMMON_NAMES, INSTITUTION_BEFORE
 
 ENTITY = "PERSON"
@@ -66,36 +66,39 @@ def name_forms(full: str, language: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
-class _PersonKeys:
-    """The forms of one person's name as looked up in text: lower-case words joined by single spaces."""
+class _PersonWords:
+    """One person's name as looked up in text, word by word (lower case).
 
-    keys: frozenset[str]
-    strict: frozenset[str]  # single words that are also common nouns: they count only capitalised
-    first_words: frozenset[str]
-    longest: int  # words in the longest form
+    A mention is a run of adjacent words of one person — given name, patronymic/middle name and surname
+    in any of their forms, and initials (a letter and its dot) — with at least one whole word in it.
+    Looking words up one by one, rather than every combination of them as a phrase, keeps a person to a
+    few dozen keys (a Russian name has hundreds of phrase forms: six cases × diminutives × word orders).
+    """
+
+    words: frozenset[str]  # given, middle and family words in every form, Latin spellings included
+    alone: frozenset[str]  # words that only stand alone: the family plural («Петрови» is the family)
+    initials: frozenset[str]  # «и», «дж», «i», «dzh»: followed by a dot, they belong to a run
+    strict: frozenset[str]  # words that are also common nouns (роза, веру): alone, they count only capitalised
 
 
 @lru_cache(maxsize=65536)
-def _person_keys(full: str, language: str) -> _PersonKeys:
-    """Return the lookup keys of every form of one full name (those of ``name_forms``, cached likewise).
-
-    They are built from the forms' words, whose keys are cached: the words of names recur from one
-    record to the next, while whole names rarely do.
-    """
-    forms = (ru_form_words if language == "ru" else bg_form_words)(*_parts(full, language))
-    word_keys = {word: _word_key(word) for form in forms for word in form}
-    if all(word_keys.values()):
-        keys = {" ".join(map(word_keys.__getitem__, form)) for form in forms}
-    else:  # a word with no letters or digits in it adds nothing to the key
-        keys = {" ".join([word_keys[word] for word in form if word_keys[word]]) for form in forms}
-    keys.add(_key(full))
+def _person_words(full: str, language: str) -> _PersonWords:
+    """Return the lookup words of every form of one full name (cached: a case's names recur in every note)."""
+    forms = (ru_word_forms if language == "ru" else bg_word_forms)(*_parts(full, language))
+    words = _lookup_keys(forms["words"] | frozenset(full.split()))
     common = _COMMON_NAMES.get(language, set())
-    return _PersonKeys(
-        keys=frozenset(keys),
-        strict=frozenset(keys.intersection(common)),
-        first_words=frozenset([key.partition(" ")[0] for key in keys]),
-        longest=max(map(len, map(str.split, keys))),
+    return _PersonWords(
+        words=words,
+        alone=_lookup_keys(forms["alone"]) - words,
+        initials=frozenset(map(str.lower, forms["initials"])),
+        strict=_lookup_keys(forms["common"]) | (words & common),
     )
+
+
+@lru_cache(maxsize=65536)
+def _lookup_keys(forms: frozenset[str]) -> frozenset[str]:
+    """Return the words as looked up in text (lower case), those of fewer than two letters left out."""
+    return frozenset(key for key in map(_word_key, forms) if len(key) >= 2)
 
 
 class RecordNameRecognizer(EntityRecognizer):
@@ -104,11 +107,17 @@ class RecordNameRecognizer(EntityRecognizer):
     def __init__(self, known: Sequence[tuple[str, str]], language: str) -> None:
         self.known = list(known)
         super().__init__(supported_entities=[ENTITY], name="RecordNameRecognizer", supported_language=language)
-        # each person's forms are built once per process (cached); a record only gathers them, and the
-        # text is searched word by word: a window of words is looked up only where a form can start
-        self._people = [_person_keys(full, language) for full, _role in self.known]
-        self._first_words = frozenset().union(*(person.first_words for person in self._people))
-        self._longest = max((person.longest for person in self._people), default=0)
+        # each person's words are built once per process (cached); a record only indexes them by word
+        people = [_person_words(full, language) for full, _role in self.known]
+        self._word: dict[str, list[int]] = {}
+        self._alone: dict[str, list[int]] = {}
+        self._initial: dict[str, list[int]] = {}
+        for p, person in enumerate(people):
+            kinds = ((self._word, person.words), (self._alone, person.alone), (self._initial, person.initials))
+            for index, keys in kinds:
+                for key in keys:
+                    index.setdefault(key, []).append(p)
+        self._strict = frozenset().union(*(person.strict for person in people))
 
     def load(self) -> None:
         pass
@@ -123,26 +132,15 @@ class RecordNameRecognizer(EntityRecognizer):
         words = [token.group().lower() for token in tokens]
         i = 0
         while i < len(tokens):
-            if words[i] not in self._first_words:
+            found = self._mention(text, tokens, words, i)
+            if found is None:
                 i += 1
                 continue
-            hit = None
-            for n in range(min(self._longest, len(tokens) - i), 0, -1):
-                key = " ".join(words[i : i + n])
-                people = [p for p, person in enumerate(self._people) if key in person.keys]
-                if not people:
-                    continue
-                strict = any(key in self._people[p].strict for p in people)
-                if not strict or tokens[i].group()[0].isupper():
-                    hit = (tokens[i].start(), tokens[i + n - 1].end(), people, n)
-                    break
-            if hit is None:
-                i += 1
-                continue
-            start, end, people, n = hit
-            if INSTITUTION_BEFORE.search(text, max(0, start - 40), start):
-                i += n  # a school, centre or street named after someone who shares a name with the family
-                continue
+            end_index, people = found
+            start, end = tokens[i].start(), tokens[end_index - 1].end()
+            i = end_index
+            if INSTITUTION_BEFORE.search(text, max(0, start - 60), start):
+                continue  # a school, centre or street named after someone who shares a name with the family
             results.append(
                 RecognizerResult(
                     ENTITY,
@@ -158,8 +156,49 @@ class RecordNameRecognizer(EntityRecognizer):
                     },
                 )
             )
-            i += n
         return results
+
+    def _mention(self, text: str, tokens: list[re.Match], words: list[str], i: int) -> tuple[int, list[int]] | None:
+        """Return (index after the mention, its people) of the mention starting at token ``i``, if any.
+
+        The run grows word by word while the words (and initials) have a person in common and only white
+        space separates them; a family plural is a mention alone.
+        """
+        word = words[i]
+        if word in self._alone and word not in self._word and word not in self._initial:
+            if word in self._strict and not tokens[i].group()[0].isupper():
+                return None
+            return i + 1, self._alone[word]
+        people: set[int] | None = None
+        j = i
+        whole = 0  # whole words in the run (initials alone are not a mention)
+        while j < len(tokens):
+            if j > i and text[tokens[j - 1].end() : tokens[j].start()].strip():
+                break  # punctuation between: «Иван, Петров» are two mentions
+            step = self._element(words, j)
+            if step is None:
+                break
+            size, candidates, is_word = step
+            shared = set(candidates) if people is None else people.intersection(candidates)
+            if not shared or (is_word and whole == 3):
+                break
+            people = shared
+            whole += is_word
+            j += size
+        if people is None or not whole:
+            return None
+        if j - i == 1 and words[i] in self._strict and not tokens[i].group()[0].isupper():
+            return None  # «роза», «веру»: a common noun unless capitalised
+        return j, sorted(people)
+
+    def _element(self, words: list[str], j: int) -> tuple[int, list[int], bool] | None:
+        """Return (tokens taken, people, whether a whole word) of the run element at token ``j``."""
+        word = words[j]
+        if j + 1 < len(words) and words[j + 1] == "." and word in self._initial:
+            return 2, self._initial[word], False
+        if word in self._word:
+            return 1, self._word[word], True
+        return None
 
 
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|\.")  # a dot is a token of its own: initials, not sentence ends

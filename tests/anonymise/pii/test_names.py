@@ -200,3 +200,20 @@ def test_schools_and_centres_named_after_people_are_not_people(text: str) -> Non
 
 def test_a_name_in_quotes_without_an_institution_is_still_a_name() -> None:
     assert found("Майката „Мария Петрова“ не дойде.", "bg") == ["Мария Петрова"]
+
+
+def test_record_mentions_are_runs_of_one_persons_words() -> None:
+    recognizer = record_recognizer(FAMILY_BG, "bg")
+    # initials with or without spaces, in either order; punctuation ends a mention
+    assert spans(recognizer, "Подписа И.Петров, после Г. Петров и Петров И.") == ["И.Петров", "Г. Петров", "Петров И."]
+    assert spans(recognizer, "Видях Иван, Петров не дойде.") == ["Иван", "Петров"]
+    # words of two different people are two mentions, and an initial alone is none
+    assert spans(recognizer, "Иван Мария Петрова; И. дойде.") == ["Иван", "Мария Петрова"]
+
+
+def test_record_russian_common_noun_in_any_case() -> None:
+    recognizer = record_recognizer([("Вера Соколова", "child")], "ru")
+    assert spans(recognizer, "Мать сохраняет веру в помощь; Вере купили куртку, с Верой говорили.") == [
+        "Вере",
+        "Верой",
+    ]
