@@ -301,10 +301,19 @@ def resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResu
     """Return the results with no two overlapping, in text order.
 
     The higher score wins; on a tie a checksummed identifier (ЕГН, ЛНЧ, СНИЛС, ИНН, IBAN) wins over
-    any other reading and a phone number loses to anything; then the longer span wins.
+    any other reading and a phone number loses to anything; then the longer span wins. A name inside a
+    longer name is not a reading of its own: «Дарьей» of the record's mother inside «Дарьей Яковлевой»
+    (the grandmother) gives way to the whole name, whatever the scores.
     """
+    names = [r for r in results if r.entity_type == "PERSON"]
+    inside = {
+        id(r)
+        for r in names
+        for other in names
+        if other.start <= r.start and r.end <= other.end and other.end - other.start > r.end - r.start
+    }
     kept: list[RecognizerResult] = []
-    for result in sorted(results, key=_priority):
+    for result in sorted((r for r in results if id(r) not in inside), key=_priority):
         if all(result.end <= other.start or other.end <= result.start for other in kept):
             kept.append(result)
     return sorted(kept, key=lambda result: (result.start, result.end))

@@ -78,11 +78,11 @@ _COMMON_NAMES = {
         "роза", "вяра", "надежда", "слава", "цвета", "злата", "лилия", "калина", "мира", "радост", "любов",
         "жива", "румяна", "зорница", "звезда", "искра", "младен", "ангел", "благой", "дар", "виолета", "ружа",
         "невена", "латинка", "камелия", "дафина", "стоян", "добри", "сали", "кара", "демир", "али", "нур",
-        "сара", "стан", "popa", "matei", "mira", "roza", "vyara", "nadezhda", "slava", "tsveta",
+        "сара", "стан", "рада", "зори", "popa", "matei", "mira", "roza", "vyara", "nadezhda", "slava", "tsveta",
     },
     "ru": {
         "роза", "вера", "надежда", "любовь", "слава", "лилия", "мир", "лев", "роман", "ангелина", "майя", "зоя",
-        "марта", "нина", "юлия", "ася", "том", "ян", "вика", "настя", "соня", "злата", "мила", "нелли",
+        "марта", "нина", "юлия", "ася", "том", "ян", "вика", "настя", "соня", "злата", "мила", "нелли", "софа",
     },
 }  # fmt: skip
 
@@ -296,7 +296,7 @@ class GazetteerNameRecognizer(EntityRecognizer):
             while j + 1 < len(tokens) and tokens[j + 1][3] and _joined(text, tokens[j][1], tokens[j + 1][0]):
                 j += 1
             group = tokens[i : j + 1]
-            if INSTITUTION_BEFORE.search(text, max(0, group[0][0] - 40), group[0][0]):
+            if INSTITUTION_BEFORE.search(text, max(0, group[0][0] - INSTITUTION_REACH), group[0][0]):
                 i = j + 1  # «ОУ „Любен Каравелов“», «ЦНСТ „Надежда“»: a school or centre named after someone
                 continue
             previous = tokens[i - 1][2].lower() if i > 0 and _joined(text, tokens[i - 1][1], tokens[i][0]) else ""
@@ -338,15 +338,18 @@ class GazetteerNameRecognizer(EntityRecognizer):
         return score + 0.1 if after_title else score
 
 
-#: An institution's or a street's name in quotes («ОУ „Христо Ботев“», «ЦНСТ „Надежда“», «ул. „Иван Вазов“»):
-#: an abbreviation in capitals, an institution word or a street word, then an opening quote before the name.
+#: An institution's or a street's name in quotes («ОУ „Христо Ботев“», «ЦНСТ „Вяра, Надежда и Любов“»,
+#: «СУ „Св. Климент Охридски“», «ул. „Иван Вазов“»): an abbreviation in capitals, an institution word or a
+#: street word, then an opening quote not yet closed before the name. Search it in the ``INSTITUTION_REACH``
+#: characters before a name.
 INSTITUTION_BEFORE = re.compile(
     r"(?:\b[А-ЯЁA-Z]{2,6}(?:-[А-ЯЁA-Z]{1,4})?|"
     r"(?i:училище(?:то)?|градина(?:та)?|център(?:а|ът)?|читалище(?:то)?|болница(?:та)?|фондация(?:та)?|"
     r"сдружение(?:то)?|школ[аыеу]|сад(?:а|у)?|центр(?:а|е)?|лице[йяе]|гимнази[яиюей]|имени|им\.|"
     r"ул\.|бул\.|пл\.|кв\.|ж\.\s?к\.|пр-т|пер\.|улица|булевард))"
-    r"\s*(?:№\s*\d+\s*)?[„«\"“]\s*(?:(?:Св\.|Свети|Света|Св\.\s?св\.)\s*)?$"
+    r"\s*(?:№\s*\d+\s*)?[„«\"“][^„“”«»\"\n]{0,60}$"
 )
+INSTITUTION_REACH = 90
 
 
 def _joined(text: str, end: int, start: int) -> bool:

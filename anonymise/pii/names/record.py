@@ -22,7 +22,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from anonymise.pii.names.forms import bg_forms, bg_word_forms, ru_forms, ru_word_forms
-from anonymise.pii.names.gazetteer import _COMMON_NAMES, INSTITUTION_BEFORE
+from anonymise.pii.names.gazetteer import _COMMON_NAMES, INSTITUTION_BEFORE, INSTITUTION_REACH, _sentence_start
 
 ENTITY = "PERSON"
 SCORE = 0.95
@@ -139,7 +139,7 @@ class RecordNameRecognizer(EntityRecognizer):
             end_index, people = found
             start, end = tokens[i].start(), tokens[end_index - 1].end()
             i = end_index
-            if INSTITUTION_BEFORE.search(text, max(0, start - 60), start):
+            if INSTITUTION_BEFORE.search(text, max(0, start - INSTITUTION_REACH), start):
                 continue  # a school, centre or street named after someone who shares a name with the family
             results.append(
                 RecognizerResult(
@@ -187,9 +187,16 @@ class RecordNameRecognizer(EntityRecognizer):
             j += size
         if people is None or not whole:
             return None
-        if j - i == 1 and words[i] in self._strict and not tokens[i].group()[0].isupper():
-            return None  # «роза», «веру»: a common noun unless capitalised
+        if j - i == 1 and words[i] in self._strict and not self._name_like(text, tokens, words, i):
+            return None  # «роза», «веру», «Надежда за подобрение»: a common noun
         return j, sorted(people)
+
+    def _name_like(self, text: str, tokens: list[re.Match], words: list[str], i: int) -> bool:
+        """Return whether a word that is also a common noun stands as a name: capitalised, and not at the
+        start of a sentence with a preposition after it («Надежда за подобрение има», «Надежда на …»)."""
+        if not tokens[i].group()[0].isupper():
+            return False
+        return not (i + 1 < len(words) and words[i + 1] in _PREPOSITIONS and _sentence_start(text, tokens[i].start()))
 
     def _element(self, words: list[str], j: int) -> tuple[int, list[int], bool] | None:
         """Return (tokens taken, people, whether a whole word) of the run element at token ``j``."""
@@ -201,6 +208,11 @@ class RecordNameRecognizer(EntityRecognizer):
         return None
 
 
+#: Prepositions after a noun («надежда за», «надежда на», «вяра в»): after a common-noun name that opens a
+#: sentence, they tell the noun from the name.
+_PREPOSITIONS = frozenset(
+    {"за", "на", "в", "във", "с", "със", "от", "до", "към", "по", "при", "без", "през", "к", "о", "об", "во", "со"}
+)
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|\.")  # a dot is a token of its own: initials, not sentence ends
 
 

@@ -192,10 +192,19 @@ def test_name_recognizers() -> None:
         "Детето посещава 3 клас в ОУ „Любен Каравелов“.",
         "Насочено е към ЦНСТ „Надежда“, после към ЦОП „Детелина“.",
         "Записан е в СУ „Христо Ботев“ от септември.",
+        "Учи в 10 клас в СУ „Св. Климент Охридски“.",
+        "Насочено е към ЦОП „Вяра, Надежда и Любов“ за година.",
     ],
 )
 def test_schools_and_centres_named_after_people_are_not_people(text: str) -> None:
     assert found(text, "bg") == []
+
+
+def test_a_name_after_a_closed_institution_quote_is_a_name() -> None:
+    assert found('В ОУ „Христо Ботев“ учи Иван Петров, в СУ "Васил Левски" сестра му Мария.', "bg") == [
+        "Иван Петров",
+        "Мария",
+    ]
 
 
 def test_a_name_in_quotes_without_an_institution_is_still_a_name() -> None:
@@ -217,3 +226,10 @@ def test_record_russian_common_noun_in_any_case() -> None:
         "Вере",
         "Верой",
     ]
+
+
+def test_a_common_noun_name_opening_a_sentence_before_a_preposition_is_the_noun() -> None:
+    recognizer = record_recognizer([("Надежда Петрова", "parent")], "bg")
+    text = "Надежда за подобрение има. Вчера дойде Надежда за документите. Надежда дойде."
+    assert spans(recognizer, text) == ["Надежда", "Надежда"]
+    assert [r.start for r in recognizer.analyze(text, ["PERSON"])] == [text.index("Вчера") + 12, text.rindex("Надежда")]

@@ -72,3 +72,10 @@ def test_large_batches_are_counted_the_same_on_all_cores(monkeypatch):
     monkeypatch.setattr(notes, "PARALLEL_FROM", 4)
     assert notes.count_detections(texts, "bg", KNOWN_BG, workers=2) == single
     assert single["notes_with_text"] == 12 and single["PHONE_NUMBER"] == 6
+
+
+def test_a_namesake_of_the_record_is_scrubbed_whole_and_not_labelled_as_the_record_person():
+    known = [("Смирнова Дарья Олеговна", "parent")]
+    out = scrub("Ранее ребёнок жил с Дарьей Яковлевой, бабушкой. Дарья Олеговна согласна.", "ru", known)
+    assert "Яковлевой" not in out.text and "Дарь" not in out.text, out.text
+    assert out.text.count("[РОДИТЕЛ-1]") == 1 and "[ЛИЦЕ-1]" in out.text, out.text
