@@ -26,7 +26,7 @@ import polars as pl
 from anonymise.generalise import age_band, age_years, citizenship_group, month, quarter, tri_state
 from anonymise.identifiers import linkage_expr
 from anonymise.names import fallback_key_expr
-from anonymise.pii.notes import count_detections, known_people, scrub_by_family
+from anonymise.pii.notes import known_people, scan_notes
 from anonymise.pseudonym import pseudonym
 from schemas.geography import geography_columns
 
@@ -74,10 +74,8 @@ def pseudonymise_batch(
 ) -> Pseudonymised:
     """Return the store frames of a batch's accepted rows, pseudonymised and generalised."""
     frames: dict[str, pl.DataFrame] = {}
-    people = known_people(raw["persons"])
-    known = list(zip(people["name"].to_list(), people["role"].to_list(), strict=True))
-    text_scan = {name: count_detections(f["notes"], language, known) for name, f in raw.items() if "notes" in f.columns}
-    scrubbed = _scrubbed_notes(raw, people, language) if keep_scrubbed_notes else {}
+    notes = scan_notes(raw, known_people(raw["persons"]), language, scrub=keep_scrubbed_notes)
+    text_scan, scrubbed = notes.counts, notes.scrubbed
 
     persons = _typed(raw["persons"], ["birth_date"])
     nid = linkage_expr("national_id", "national_id_type")
@@ -189,29 +187,9 @@ def pseudonymise_batch(
             "result_6m",
         )
 
-    for name, notes in scrubbed.items():
-        frames[name] = frames[name].with_columns(notes)
+    for name, column in scrubbed.items():
+        frames[name] = frames[name].with_columns(column)
     return Pseudonymised(frames=frames, linkage=linkage, text_scan=text_scan)
-
-
-def _scrubbed_notes(raw: dict[str, pl.DataFrame], people: pl.DataFrame, language: str) -> dict[str, pl.Series]:
-    """Return each entity's notes scrubbed family by family (the row order of the raw frames)."""
-    members = raw.get("memberships", pl.DataFrame(schema={"family_id": pl.String, "person_id": pl.String}))
-    family_of = members.select("person_id", "family_id").unique("person_id", keep="first")
-    roster = people.join(family_of, on="person_id", how="left")
-    by_family: dict[str, list[tuple[str, str]]] = {}
-    for fam, name, role in roster.select("family_id", "name", "role").iter_rows():
-        by_family.setdefault(fam or "", []).append((name, role))
-    out = {}
-    for name, frame in raw.items():
-        if "notes" not in frame.columns:
-            continue
-        if "family_id" in frame.columns:
-            family = frame["family_id"]
-        else:
-            family = frame.select("person_id").join(family_of, on="person_id", how="left")["family_id"]
-        out[name] = scrub_by_family(frame, family, by_family, language)
-    return out
 
 
 def store_summary(frames: dict[str, pl.DataFrame]) -> dict[str, Any]:

@@ -1,25 +1,31 @@
 """Free-text columns of a batch: detection counts for the report, and scrubbed notes when the policy
-keeps them.
+keeps them — one pass over the notes, family by family, on all cores for a large batch.
 
-Counting runs the analyzer over every note with the batch's own people as known names (so every
-inflected form of a child's name counts as a name) and returns counts by entity type — never a span.
-Scrubbing goes family by family, so placeholders («[ДЕТЕ-1]», «[РОДИТЕЛ-1]») are consistent within a
-family's notes.
+Each note is read with its own family's people as known names (so every inflected form of a child's
+name is found and gets the family's placeholder: «[ДЕТЕ-1]», «[РОДИТЕЛ-1]» stay the same across all of
+a family's notes, in every entity). Counts are by entity type — never a span or a value.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from dataclasses import dataclass, field
 
 import polars as pl
 
-from anonymise.pii.engine import analyze
-from anonymise.pii.scrub import CaseLabels, scrub
+from anonymise.pii.workers import cores, spread
 
 ROLE_OF = {"child": "child", "parent": "parent", "guardian": "parent", "expectant_parent": "parent"}
+
+#: From this many notes on, a batch is spread over all cores (``anonymise.pii.workers``). Below it, a
+#: batch takes a few seconds on one core and helpers would only start to be idle.
+PARALLEL_FROM = 500
+#: Notes per chunk sent to a helper: large enough that sending is cheap, small enough to balance the cores.
+CHUNK_NOTES = 100
+
+Known = list[tuple[str, str]]
+#: One family's share of the work: its known people and its notes as (entity, row, text).
+FamilyNotes = tuple[Known, list[tuple[str, int, str]]]
 
 
 def known_people(persons: pl.DataFrame) -> pl.DataFrame:
@@ -31,53 +37,135 @@ def known_people(persons: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("name").str.len_chars() > 0)
 
 
-#: Above this many notes, detection is spread over all cores (each worker builds its analyzer once).
-PARALLEL_FROM = 5000
+@dataclass
+class NoteScan:
+    """What the notes of a batch hold: counts per entity and type, and the scrubbed notes if asked for."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    scrubbed: dict[str, pl.Series] = field(default_factory=dict)
 
 
-def _count(texts: list[str], language: str, known: list[tuple[str, str]]) -> dict[str, int]:
-    from anonymise.pii.names import record_recognizer
+def scan_notes(
+    raw: dict[str, pl.DataFrame],
+    people: pl.DataFrame,
+    language: str,
+    scrub: bool = False,
+    workers: int | None = None,
+    stats: dict[str, int] | None = None,
+) -> NoteScan:
+    """Read the ``notes`` column of every raw entity frame, family by family.
 
-    ad_hoc = [record_recognizer(known, language)] if known else []
-    counts: dict[str, int] = {}
-    for text in texts:
-        for result in analyze(text, language, ad_hoc=ad_hoc):
-            counts[result.entity_type] = counts.get(result.entity_type, 0) + 1
-    return counts
-
-
-def count_detections(
-    notes: pl.Series, language: str, known: Sequence[tuple[str, str]] = (), workers: int | None = None
-) -> dict[str, int]:
-    """Return how many notes have text and how many spans of each type the analyzer finds in them.
-
-    Large batches (``PARALLEL_FROM`` notes or more) are split over ``workers`` processes (all cores).
+    ``people`` is ``known_people`` of the batch. A row's family is its ``family_id``, or its person's
+    family in ``memberships``; a row with neither is read with its own person as the known name. Returns
+    for each entity with notes the number of notes with text and of spans of each type, and with
+    ``scrub`` the notes with every span replaced by a placeholder (``notes_scrubbed``, in row order).
+    Batches of ``PARALLEL_FROM`` notes or more are spread over ``workers`` processes (default: all cores);
+    ``stats`` receives how many chunks of families this process and its helpers read.
     """
-    texts = [t for t in notes.drop_nulls().to_list() if t.strip()]
-    counts: dict[str, int] = {"notes_with_text": len(texts)}
-    workers = workers or os.cpu_count() or 1
-    if len(texts) >= PARALLEL_FROM and workers > 1:
-        chunks = [texts[i::workers] for i in range(workers)]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            parts = list(pool.map(_count, chunks, [language] * workers, [list(known)] * workers))
-    else:
-        parts = [_count(texts, language, list(known))] if texts else []
-    for part in parts:
-        for entity, n in part.items():
-            counts[entity] = counts.get(entity, 0) + n
-    return dict(sorted(counts.items()))
+    members = raw.get("memberships", pl.DataFrame(schema={"family_id": pl.String, "person_id": pl.String}))
+    family_of = members.select("person_id", "family_id").unique("person_id", keep="first")
+    roster = people.join(family_of, on="person_id", how="left")
+    name_of = dict(zip(people["person_id"].to_list(), zip(people["name"], people["role"], strict=True), strict=True))
+    by_family: dict[str, Known] = {}
+    for fam, name, role in roster.select("family_id", "name", "role").iter_rows():
+        if fam is not None:
+            by_family.setdefault(fam, []).append((name, role))
 
-
-def scrub_by_family(
-    frame: pl.DataFrame, family: pl.Series, people: dict[str, list[tuple[str, str]]], language: str
-) -> pl.Series:
-    """Return the frame's ``notes`` scrubbed, with the known names and placeholders of each row's family."""
-    labels: dict[str, CaseLabels] = {}
-    out: list[str | None] = []
-    for note, fam in zip(frame["notes"].to_list(), family.to_list(), strict=True):
-        if note is None or not note.strip():
-            out.append(None)
+    work: dict[str, FamilyNotes] = {}
+    sizes: dict[str, int] = {}
+    for entity, frame in raw.items():
+        if "notes" not in frame.columns:
             continue
-        key = fam or ""
-        out.append(scrub(note, language, people.get(key, []), labels.setdefault(key, CaseLabels())).text)
-    return pl.Series("notes_scrubbed", out, dtype=pl.String)
+        sizes[entity] = frame.height
+        persons = frame["person_id"] if "person_id" in frame.columns else pl.repeat(None, frame.height, eager=True)
+        if "family_id" in frame.columns:
+            families = frame["family_id"]
+        else:
+            families = frame.select("person_id").join(family_of, on="person_id", how="left", maintain_order="left")[
+                "family_id"
+            ]
+        for row, (text, fam, person) in enumerate(zip(frame["notes"], families, persons, strict=True)):
+            if text is None or not text.strip():
+                continue
+            if fam is not None:
+                key, known = f"family:{fam}", by_family.get(fam, [])
+            else:
+                key = f"person:{person}"
+                known = [name_of[person]] if person in name_of else []
+            work.setdefault(key, (known, []))[1].append((entity, row, text))
+
+    chunks = _chunks(list(work.values()))
+    total = sum(len(notes) for _, notes in work.values())
+    workers = workers or cores()
+    if total < PARALLEL_FROM:
+        workers = 1
+    tasks = [(language, scrub, chunk) for chunk in chunks]
+    parts = spread(_scan_chunk, tasks, workers, warm=_warm_key(language), stats=stats)
+
+    scan = NoteScan(counts={entity: {"notes_with_text": 0} for entity in sizes})
+    texts: dict[str, list[str | None]] = {entity: [None] * n for entity, n in sizes.items()}
+    for counts, scrubbed in parts:
+        for entity, by_type in counts.items():
+            for kind, n in by_type.items():
+                scan.counts[entity][kind] = scan.counts[entity].get(kind, 0) + n
+        for entity, row, text in scrubbed:
+            texts[entity][row] = text
+    scan.counts = {entity: dict(sorted(c.items())) for entity, c in scan.counts.items()}
+    if scrub:
+        scan.scrubbed = {entity: pl.Series("notes_scrubbed", t, dtype=pl.String) for entity, t in texts.items()}
+    return scan
+
+
+def _chunks(families: list[FamilyNotes]) -> list[list[FamilyNotes]]:
+    """Return the families in chunks of about ``CHUNK_NOTES`` notes (a family is never split)."""
+    chunks: list[list[FamilyNotes]] = []
+    current: list[FamilyNotes] = []
+    size = 0
+    for family in families:
+        current.append(family)
+        size += len(family[1])
+        if size >= CHUNK_NOTES:
+            chunks.append(current)
+            current, size = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _warm_key(language: str) -> tuple[str, object, tuple]:
+    return (f"analyzer:{language}", _warm_analyzer, (language,))
+
+
+def _warm_analyzer(language: str) -> None:
+    """Build the language's analyzer in a helper and run it once (natasha and pymorphy3 load lazily)."""
+    from anonymise.pii.scrub import scrub
+
+    scrub("Иван Петров, тел. 0888 123 456.", language, [("Иван Петров", "child")])
+
+
+def _scan_chunk(
+    language: str, scrub: bool, families: Sequence[FamilyNotes]
+) -> tuple[dict[str, dict[str, int]], list[tuple[str, int, str]]]:
+    """Return the counts per entity and type of a chunk of families' notes, and the scrubbed notes."""
+    from anonymise.pii.engine import analyze
+    from anonymise.pii.names import record_recognizer
+    from anonymise.pii.scrub import CaseLabels
+    from anonymise.pii.scrub import scrub as scrub_text
+
+    counts: dict[str, dict[str, int]] = {}
+    scrubbed: list[tuple[str, int, str]] = []
+    for known, notes in families:
+        labels = CaseLabels()
+        ad_hoc = [record_recognizer(known, language)] if known else []
+        for entity, row, text in notes:
+            by_type = counts.setdefault(entity, {})
+            by_type["notes_with_text"] = by_type.get("notes_with_text", 0) + 1
+            if scrub:
+                out = scrub_text(text, language, known, labels)
+                types = [span.type for span in out.spans]
+                scrubbed.append((entity, row, out.text))
+            else:
+                types = [result.entity_type for result in analyze(text, language, ad_hoc=ad_hoc)]
+            for kind in types:
+                by_type[kind] = by_type.get(kind, 0) + 1
+    return counts, scrubbed

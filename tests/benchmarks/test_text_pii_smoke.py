@@ -243,6 +243,15 @@ def test_main_with_two_workers_agrees_with_one_core(bench: ModuleType, capsys: p
     pytest.importorskip("anonymise.pii.names")
     report = bench.main(["--notes", "8", "--workers", "2", "--languages", "bg", "--batch", "12"])
     assert ("bg", "zakrila, 2 workers") in report.throughput
-    assert ("bg", "zakrila, 12-note batch, 2 spawned workers") in report.throughput
+    assert ("bg", "zakrila, 12-note batch, 2 cores") in report.throughput
+    assert ("bg", "zakrila, 12-note batch, 1 core") in report.throughput
+    assert sum(report.batch_split["bg"].values()) >= 1
     assert any(t.what == "throughput × stock, large batch on all cores" for t in report.targets)
     assert "WARNING" not in capsys.readouterr().out
+
+
+def test_a_batch_is_the_pipelines_frames(bench: ModuleType, corpus: list[Note]) -> None:
+    people, raw = bench.as_batch(corpus[:3])
+    assert people.height == sum(len(n.known) for n in corpus[:3])
+    assert raw["cases"]["notes"].to_list() == [n.text for n in corpus[:3]]
+    assert set(raw["memberships"]["family_id"]) == {"n0", "n1", "n2"}

@@ -62,16 +62,67 @@ def test_empty_text_is_returned_as_is():
     assert scrub("", "bg").text == "" and scrub("", "bg").spans == ()
 
 
-def test_large_batches_are_counted_the_same_on_all_cores(monkeypatch):
+def _batch(copies: int) -> dict:
     import polars as pl
 
-    from anonymise.pii import notes
+    persons = pl.DataFrame(
+        {
+            "person_id": ["c1", "p1", "c2", "p2"],
+            "given_name": ["Иван", "Мария", "Елена", "Стоян"],
+            "middle_name": ["Георгиев", None, None, None],
+            "family_name": ["Петров", "Петрова", "Колева", "Колев"],
+            "role": ["child", "parent", "child", "guardian"],
+        }
+    )
+    memberships = pl.DataFrame({"family_id": ["f1.0", "f1.0", "f2.0", "f2.0"], "person_id": ["c1", "p1", "c2", "p2"]})
+    cases = pl.DataFrame(
+        {
+            "family_id": [f"{f}.{k}" if f else None for k in range(copies) for f in ("f1", "f2", "f1", None)],
+            "person_id": ["c1", "c2", "p1", "c2"] * copies,
+            "notes": ["Иване, тел. 0888 123 456.", "Елена и Стоян дойдоха.", "", "Ели не дойде, Колева звъня."]
+            * copies,
+        }
+    )
+    events = pl.DataFrame(
+        {"person_id": ["p1", "c2", "x"] * copies, "notes": ["Мария Петрова и Ваньо.", None, "Иван"] * copies}
+    )
+    return {"persons": persons, "memberships": memberships, "cases": cases, "events": events}
 
-    texts = pl.Series(["Иване, тел. 0888 123 456.", "Мария Петрова дойде.", "", None] * 6)
-    single = notes.count_detections(texts, "bg", KNOWN_BG, workers=1)
-    monkeypatch.setattr(notes, "PARALLEL_FROM", 4)
-    assert notes.count_detections(texts, "bg", KNOWN_BG, workers=2) == single
-    assert single["notes_with_text"] == 12 and single["PHONE_NUMBER"] == 6
+
+def test_notes_are_read_family_by_family_with_placeholders_shared_across_entities():
+    from anonymise.pii.notes import known_people, scan_notes
+
+    raw = _batch(1)
+    scan = scan_notes(raw, known_people(raw["persons"]), "bg", scrub=True, workers=1)
+    cases, events = scan.scrubbed["cases"].to_list(), scan.scrubbed["events"].to_list()
+    assert cases[0] == "[ДЕТЕ-1], тел. [ТЕЛЕФОН]." and cases[2] is None
+    assert events[0] == "[РОДИТЕЛ-1] и [ДЕТЕ-1]."  # family f1's labels, as in its cases
+    assert cases[1] == "[ДЕТЕ-1] и [РОДИТЕЛ-1] дойдоха."
+    assert "Колева" not in cases[3]  # no family on the row: its person's name is still known
+    assert events[1] is None and "Иван" not in events[2]
+    assert scan.counts["cases"]["notes_with_text"] == 3 and scan.counts["events"]["notes_with_text"] == 2
+    assert scan.counts["cases"]["PHONE_NUMBER"] == 1
+
+
+def test_large_batches_are_read_the_same_on_all_cores(monkeypatch):
+    from anonymise.pii import notes
+    from anonymise.pii.workers import wait_until_warm
+
+    raw = _batch(60)
+    people = notes.known_people(raw["persons"])
+    single = notes.scan_notes(raw, people, "bg", scrub=True, workers=1)
+    monkeypatch.setattr(notes, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(notes, "CHUNK_NOTES", 3)
+    notes.scan_notes(raw, people, "bg", workers=2)  # starts the helper
+    wait_until_warm("analyzer:bg")
+    stats: dict[str, int] = {}
+    spread = notes.scan_notes(raw, people, "bg", scrub=True, workers=2, stats=stats)
+    assert stats["helpers"] > 0 and stats["here"] > 0, stats
+    assert spread.counts == single.counts and single.counts["cases"]["notes_with_text"] == 180
+    for entity, column in single.scrubbed.items():
+        assert spread.scrubbed[entity].to_list() == column.to_list()
+    counted = notes.scan_notes(raw, people, "bg", workers=2)
+    assert counted.counts == single.counts and counted.scrubbed == {}
 
 
 def test_a_namesake_of_the_record_is_scrubbed_whole_and_not_labelled_as_the_record_person():
