@@ -15,8 +15,9 @@ Identifiers are valid (ЕГН and ЛНЧ with their check digits, and never vali
 IBAN, ОМС with Luhn) and written in several layouts, with and without their labels; phones are valid
 numbers in several formats. Dates of birth appear in context («роден на 12.03.2019», «05.06.2018
 г.р.»). The notes also carry distractors that must *not* be flagged: service dates, durations, room and
-case numbers, amounts, school and centre names named after people («ОУ „Христо Ботев“»), street names in
-addresses, and common words that are also given names («надежда», «вяра», «роза», «любовь»).
+case numbers, amounts, school and centre names named after people («ОУ „Христо Ботев“», «Школа № 5
+имени А. С. Пушкина»), street names in addresses, and common words that are also given names
+(«надежда», «вяра», «роза», «любовь»).
 
 Gold spans are recorded while a template is filled, from the offsets of the inserted values, never by
 searching the finished text. ``Note.distractors`` records the distractors the same way (entity is the
@@ -405,6 +406,8 @@ RU_TEMPLATES: dict[str, str] = {
     "b28": "Мать, {M.fio}, {dob:M} г.р., телефон {phone:M}.",
     "b29": "Семья {F.fam} переехала в Самару в {year} году; ранее {C.given} жил(а) с {G.full_ins}.",
     "b30": "С {F.io_ins} проведена профилактическая беседа; отец обещал встать на учёт в центр занятости.",
+    "b31": "{C.given} учится в {n} классе МБОУ «Школа № {room} имени {ru_school}».",
+    "b32": "Семья направлена в ГКУ СО «Центр помощи детям «{ru_centre}»» на {dur}.",
     "c1": "Специалист по социальной работе {S.init}, тел. {phone:S}.",
     "c2": "Исполнитель: {S.fio}, {email:S}, {date}.",
 }
@@ -519,6 +522,10 @@ class _Family:
             return rng.choice(D.BG_SCHOOLS), None
         if slot == "centre":
             return rng.choice(D.BG_CENTRES), None
+        if slot == "ru_school":
+            return rng.choice(D.RU_SCHOOLS), None
+        if slot == "ru_centre":
+            return rng.choice(D.RU_CENTRES), None
         if slot == "town":
             return rng.choice(D.BG_TOWNS), None
         raise KeyError(slot)

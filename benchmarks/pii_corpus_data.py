@@ -98,6 +98,11 @@ BG_STREETS: tuple[str, ...] = (
 )  # fmt: skip
 BG_SCHOOLS: tuple[str, ...] = ("Христо Ботев", "Иван Вазов", "Васил Левски", "Св. Климент Охридски", "Любен Каравелов")
 BG_CENTRES: tuple[str, ...] = ("Надежда", "Слънце", "Детелина", "Вяра, Надежда и Любов")
+#: Russian schools «имени …» (genitive) and centres named after people or virtues: not personal data.
+RU_SCHOOLS: tuple[str, ...] = (
+    "Ю. А. Гагарина", "А. С. Пушкина", "С. П. Королёва", "Героя Советского Союза М. П. Агибалова",
+)  # fmt: skip
+RU_CENTRES: tuple[str, ...] = ("Надежда", "Радуга", "Вера, Надежда, Любовь", "Семья")
 BG_BANKS: tuple[str, ...] = ("BNBG", "UNCR", "STSA", "FINV", "RZBB", "UBBS", "BPBI")
 BG_EMAIL_DOMAINS: tuple[str, ...] = ("abv.bg", "gmail.com", "mail.bg", "yahoo.com", "dir.bg")
 BG_MONTHS: tuple[str, ...] = (

@@ -340,14 +340,16 @@ class GazetteerNameRecognizer(EntityRecognizer):
 
 #: An institution's or a street's name in quotes («ОУ „Христо Ботев“», «ЦНСТ „Вяра, Надежда и Любов“»,
 #: «СУ „Св. Климент Охридски“», «ул. „Иван Вазов“»): an abbreviation in capitals, an institution word or a
-#: street word, then an opening quote not yet closed before the name. Search it in the ``INSTITUTION_REACH``
-#: characters before a name.
+#: street word, then an opening quote not yet closed before the name; or «имени» / «им.» just before it.
+#: Search it in the ``INSTITUTION_REACH`` characters before a name.
 INSTITUTION_BEFORE = re.compile(
     r"(?:\b[А-ЯЁA-Z]{2,6}(?:-[А-ЯЁA-Z]{1,4})?|"
     r"(?i:училище(?:то)?|градина(?:та)?|център(?:а|ът)?|читалище(?:то)?|болница(?:та)?|фондация(?:та)?|"
     r"сдружение(?:то)?|школ[аыеу]|сад(?:а|у)?|центр(?:а|е)?|лице[йяе]|гимнази[яиюей]|имени|им\.|"
     r"ул\.|бул\.|пл\.|кв\.|ж\.\s?к\.|пр-т|пер\.|улица|булевард))"
     r"\s*(?:№\s*\d+\s*)?[„«\"“][^„“”«»\"\n]{0,60}$"
+    # «школа имени С. П. Королёва» names a school after someone; «от имени матери» is on someone's behalf
+    r"|(?<!\bот\s)\b(?:имени|им\.)\s*(?:Героя\s+Советского\s+Союза\s+|Героя\s+России\s+)?$"
 )
 INSTITUTION_REACH = 90
 

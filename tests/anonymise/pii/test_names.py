@@ -200,6 +200,22 @@ def test_schools_and_centres_named_after_people_are_not_people(text: str) -> Non
     assert found(text, "bg") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Учится в 3 классе МБОУ «Школа № 12 имени Ю. А. Гагарина».",
+        "Учится в школе имени С. П. Королёва, в школе им. Героя Советского Союза М. П. Агибалова.",
+        "Семья направлена в ГКУ СО «Центр помощи детям «Вера, Надежда, Любовь»».",
+    ],
+)
+def test_russian_schools_and_centres_named_after_people_are_not_people(text: str) -> None:
+    assert found(text, "ru") == []
+
+
+def test_on_behalf_of_someone_is_a_name() -> None:
+    assert found("Заявление подано от имени Петровой Марии.", "ru") == ["Петровой Марии"]
+
+
 def test_a_name_after_a_closed_institution_quote_is_a_name() -> None:
     assert found('В ОУ „Христо Ботев“ учи Иван Петров, в СУ "Васил Левски" сестра му Мария.', "bg") == [
         "Иван Петров",
