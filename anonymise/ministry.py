@@ -12,8 +12,9 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
@@ -116,11 +117,26 @@ T11 = TableSpec(
 )
 
 
+def tabulate(rows: Mapping[str, pl.DataFrame], spec: TableSpec, period: Period) -> pl.DataFrame:
+    """Return the table ``spec`` in release form from the rows it counts (``unit`` and atomic codes per measure)."""
+    return long(cube(rows, spec), spec, period)
+
+
+def build(table_id: str, store: Store) -> pl.DataFrame:
+    """Return a count table of the catalogue built from the store."""
+    return tabulate(ROWS[table_id](store), SPECS[table_id], store.period)
+
+
 def build_t04(store: Store, spec: TableSpec = T04) -> pl.DataFrame:
-    """Return T04 (users by service): unique persons and new entrants in the period.
+    """Return T04; ``spec`` may replace T04's (a national partner list in the benchmark)."""
+    return tabulate(rows_t04(store), spec, store.period)
+
+
+def rows_t04(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T04 (users by service), per measure: unique persons and new entrants in the period.
 
     A new entrant is a person whose first service event with any partner of the jurisdiction falls in
-    the period. ``spec`` may replace T04's (a national partner list in the benchmark).
+    the period.
     """
     people = store.people().select("person_cid", "geo", "age_band", "sex")
     first = store.events.group_by("person_cid").agg(pl.col("month").min().alias("first_month"))
@@ -133,11 +149,16 @@ def build_t04(store: Store, spec: TableSpec = T04) -> pl.DataFrame:
         .rename({"person_cid": "unit"})
     )
     new = rows.filter(pl.col("first_month").is_in(store.period.months))
-    return long(cube({"unique_persons": rows, "new_entrants": new}, spec), spec, store.period)
+    return {"unique_persons": rows, "new_entrants": new}
 
 
 def build_t10(store: Store) -> pl.DataFrame:
-    """Return T10 (rurality): unique persons served, by residence district, rural flag and age band."""
+    """Return T10."""
+    return build("T10", store)
+
+
+def rows_t10(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T10 (rurality), per measure: unique persons served, by residence district, rural flag and age band."""
     people = store.people().select(
         "person_cid",
         "geo",
@@ -151,19 +172,24 @@ def build_t10(store: Store) -> pl.DataFrame:
     )
     served = store.served().select("person_cid").unique()
     rows = served.join(people, on="person_cid", how="inner").rename({"person_cid": "unit"})
-    return long(cube({"unique_persons": rows}, T10), T10, store.period)
+    return {"unique_persons": rows}
 
 
 SPECS: dict[str, TableSpec] = {"T04": T04, "T10": T10, "T11": T11}
+
+#: What each count table counts: per measure, its rows (``unit`` and the atomic codes of its dimensions).
+#: The perturbative methods start from these rows (record keys, contributions per person).
+ROWS: dict[str, Callable[[Store], dict[str, pl.DataFrame]]] = {"T04": rows_t04, "T10": rows_t10}
 
 #: The builders of the count tables (T11 is built from the quality figures of the run, not the store).
 BUILDERS: dict[str, Callable[[Store], pl.DataFrame]] = {"T04": build_t04, "T10": build_t10}
 
 
-def register(spec: TableSpec, builder: Callable[[Store], pl.DataFrame]) -> None:
+def register(spec: TableSpec, rows: Callable[[Store], dict[str, pl.DataFrame]]) -> None:
     """Add a table to the release catalogue (used by the modules that declare further tables)."""
     SPECS[spec.id] = spec
-    BUILDERS[spec.id] = builder
+    ROWS[spec.id] = rows
+    BUILDERS[spec.id] = partial(build, spec.id)
 
 
 # the other tables of the catalogue declare themselves (imported last: they use ``register``)

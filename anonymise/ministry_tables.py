@@ -34,7 +34,7 @@ import polars as pl
 from anonymise import hierarchy as h
 from anonymise.hierarchy import TOTAL, UNKNOWN
 from anonymise.ministry import AGE, SEX, Store, register
-from anonymise.tables import Dim, Measure, TableSpec, cube, long
+from anonymise.tables import Dim, Measure, TableSpec
 from schemas import codes, geography
 
 #: Operation-code prefixes of the Bulgarian ESF programmes (OP HRD and OP SESG 2014–2020, PHRD/PEO/PFBMA
@@ -161,10 +161,10 @@ def _coded(column: str, hierarchy: h.Hierarchy) -> pl.Expr:
     return pl.when(c.is_in(list(hierarchy.parent))).then(c).otherwise(pl.lit(UNKNOWN)).alias(column)
 
 
-def empty(spec: TableSpec, store: Store) -> pl.DataFrame:
-    """Return a table with no cells (the store holds nothing the table counts), in release form."""
+def no_rows(spec: TableSpec) -> dict[str, pl.DataFrame]:
+    """Return no rows for every measure of ``spec`` (the store holds nothing the table counts)."""
     rows = pl.DataFrame(schema={c: pl.String for c in ["unit", *spec.dimensions]})
-    return long(cube({m: rows for m in spec.measure_names}, spec), spec, store.period)
+    return {m: rows for m in spec.measure_names}
 
 
 def _require(store: Store, jurisdiction: str) -> None:
@@ -255,8 +255,8 @@ def _span(column: str, months: list[str]) -> pl.Expr:
 
 def _esf_outputs(
     store: Store, spec: TableSpec, indicators: Mapping[str, pl.Expr], stated: Mapping[str, str]
-) -> pl.DataFrame:
-    """Return an ESF outputs table: participations by operation, entry, sex and indicator."""
+) -> dict[str, pl.DataFrame]:
+    """Return the rows of an ESF outputs table: participations by operation, entry, sex and indicator."""
     _require(store, "bg")
     end = store.period.end
     entry = pl.col("entry_month").str.slice(0, 4).cast(pl.Int32) * 12 + pl.col("entry_month").str.slice(5, 2).cast(
@@ -292,11 +292,11 @@ def _esf_outputs(
         )
         for answer in ("declined", "unknown")
     }
-    return long(cube({"participants": participants, **answers}, spec), spec, store.period)
+    return {"participants": participants, **answers}
 
 
-def build_t01(store: Store) -> pl.DataFrame:
-    """Return T01 (ESF+ common outputs): participations in 2021–2027 operations, cumulative to date.
+def rows_t01(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T01 (ESF+ common outputs), per measure: participations in 2021–2027 operations, cumulative to date.
 
     Empty while no registered partner runs a 2021–2027 operation (the pilot's operations are OP HRD
     2014–2020, in T02).
@@ -304,13 +304,13 @@ def build_t01(store: Store) -> pl.DataFrame:
     return _esf_outputs(store, T01, ESF_PLUS_INDICATORS, ESF_PLUS_STATED)
 
 
-def build_t02(store: Store) -> pl.DataFrame:
-    """Return T02 (ESF 2014–2020 outputs): participations in 2014–2020 operations, cumulative to date."""
+def rows_t02(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T02 (ESF 2014–2020 outputs), per measure: participations in 2014–2020 operations, cumulative to date."""
     return _esf_outputs(store, T02, ESF_2014_INDICATORS, ESF_2014_STATED)
 
 
-def build_t03(store: Store) -> pl.DataFrame:
-    """Return T03 (ESF results): leavers by operation, exit, sex and result 4 weeks and 6 months after."""
+def rows_t03(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T03 (ESF results), per measure: leavers by operation, exit, sex and result 4 weeks and 6 months after."""
     _require(store, "bg")
     people = store.people().select("person_cid", "sex")
     leavers = (
@@ -329,7 +329,7 @@ def build_t03(store: Store) -> pl.DataFrame:
         )
         for horizon in ("4w", "6m")
     }
-    return long(cube(rows, T03), T03, store.period)
+    return rows
 
 
 # --- Service volume (T05) ------------------------------------------------------------------------
@@ -365,8 +365,10 @@ T05 = TableSpec(
 )
 
 
-def build_t05(store: Store) -> pl.DataFrame:
-    """Return T05 (service volume): events and the persons they served, by quarter, residence and service."""
+def rows_t05(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T05 (service volume), per measure: events and the persons they served, by quarter, residence and
+    service.
+    """
     _require(store, "bg")
     people = store.people().select("person_cid", "geo")
     events = (
@@ -387,7 +389,7 @@ def build_t05(store: Store) -> pl.DataFrame:
         "events": events.select(pl.col("event_pid").alias("unit"), *dims),
         "unique_persons": events.select(pl.col("person_cid").alias("unit"), *dims),
     }
-    return long(cube(rows, T05), T05, store.period)
+    return rows
 
 
 # --- Families (T06, and the precarious-family group of T09) --------------------------------------
@@ -461,8 +463,8 @@ def _family_types(families: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def build_t06(store: Store) -> pl.DataFrame:
-    """Return T06 (families supported): families with a member served in the period, and their children.
+def rows_t06(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T06 (families supported), per measure: families with a member served in the period, and their children.
 
     ``family_pid`` is a partner's pseudonym: a family supported by two partners counts at each. Its
     children are counted once, by central pseudonym, where they live.
@@ -483,7 +485,7 @@ def build_t06(store: Store) -> pl.DataFrame:
         .join(types, on="family_pid")
         .drop("family_pid"),
     }
-    return long(cube(rows, T06), T06, store.period)
+    return rows
 
 
 # --- Child protection (T07) ----------------------------------------------------------------------
@@ -518,15 +520,15 @@ T07 = TableSpec(
 )
 
 
-def build_t07(store: Store) -> pl.DataFrame:
-    """Return T07 (child protection): cases opened and cases closed in the period.
+def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T07 (child protection), per measure: cases opened and cases closed in the period.
 
     A case lives where its child lives (else where its family lives); the outcome of a case opened in
     the period is its outcome at the period end (``open`` if it closed later).
     """
     _require(store, "bg")
     if store.cases is None:
-        return empty(T07, store)
+        return no_rows(T07)
     months, last = store.period.months, store.period.months[-1]
     child_geo = store.persons.select(pl.col("person_pid").alias("child_pid"), "person_cid").join(
         store.people().select("person_cid", "geo"), on="person_cid"
@@ -557,7 +559,7 @@ def build_t07(store: Store) -> pl.DataFrame:
             "unit", *dims[:-1], _coded("outcome", outcome)
         ),
     }
-    return long(cube(rows, T07), T07, store.period)
+    return rows
 
 
 # --- Early childhood (T08) -----------------------------------------------------------------------
@@ -584,8 +586,10 @@ T08 = TableSpec(
 )
 
 
-def build_t08(store: Store) -> pl.DataFrame:
-    """Return T08 (early childhood): children aged 0–6 at the period end who used an early-childhood service."""
+def rows_t08(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T08 (early childhood), per measure: children aged 0–6 at the period end who used an early-childhood
+    service.
+    """
     _require(store, "bg")
     people = (
         store.people()
@@ -608,7 +612,7 @@ def build_t08(store: Store) -> pl.DataFrame:
         .join(people, on="person_cid", how="inner")
         .rename({"person_cid": "unit"})
     )
-    return long(cube({"children_reached": rows}, T08), T08, store.period)
+    return {"children_reached": rows}
 
 
 # --- Child Guarantee groups (T09) ----------------------------------------------------------------
@@ -636,8 +640,8 @@ T09 = TableSpec(
 )
 
 
-def build_t09(store: Store) -> pl.DataFrame:
-    """Return T09 (Child Guarantee groups): children under 18 served in the period, by group and area.
+def rows_t09(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T09 (Child Guarantee groups), per measure: children under 18 served in the period, by group and area.
 
     A child is in a precarious family situation when a family it belongs to is single-parent or has a
     case of abandonment prevention, reintegration, risk or violence open in the period.
@@ -678,7 +682,7 @@ def build_t09(store: Store) -> pl.DataFrame:
         for g in ("disability", "minority", "homeless")
     ]
     rows = {"children_reached": pl.concat(reached), "declined": pl.concat(declined)}
-    return long(cube(rows, T09), T09, store.period)
+    return rows
 
 
 # --- Russian pilot (T12) -------------------------------------------------------------------------
@@ -722,8 +726,8 @@ def district_group(people: pl.DataFrame) -> pl.Expr:
     return pl.lit(UNKNOWN).alias("district_group")
 
 
-def build_t12(store: Store) -> pl.DataFrame:
-    """Return T12 (Russian pilot): recipients served in the period, from the Russian store only."""
+def rows_t12(store: Store) -> dict[str, pl.DataFrame]:
+    """Rows of T12 (Russian pilot), per measure: recipients served in the period, from the Russian store only."""
     _require(store, "ru")
     people = store.people()
     people = people.select("person_cid", district_group(people), "sex", "age_band")
@@ -734,18 +738,18 @@ def build_t12(store: Store) -> pl.DataFrame:
         .join(people, on="person_cid", how="inner")
         .rename({"person_cid": "unit"})
     )
-    return long(cube({"recipients": rows}, T12), T12, store.period)
+    return {"recipients": rows}
 
 
 for _spec, _builder in (
-    (T01, build_t01),
-    (T02, build_t02),
-    (T03, build_t03),
-    (T05, build_t05),
-    (T06, build_t06),
-    (T07, build_t07),
-    (T08, build_t08),
-    (T09, build_t09),
-    (T12, build_t12),
+    (T01, rows_t01),
+    (T02, rows_t02),
+    (T03, rows_t03),
+    (T05, rows_t05),
+    (T06, rows_t06),
+    (T07, rows_t07),
+    (T08, rows_t08),
+    (T09, rows_t09),
+    (T12, rows_t12),
 ):
     register(_spec, _builder)
