@@ -42,16 +42,18 @@ long as the key and the p-table do: a release series keeps its key and its ``tab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import polars as pl
 from scipy.optimize import linprog, minimize
 
 from anonymise.pseudonym import pseudonym
+from anonymise.tables import TOTAL, TableSpec, _level_column, level_combinations
 
 #: Fractional bits of record and cell keys. Sums of up to 2**32 record keys fit a UInt64 unwrapped.
 KEY_BITS = 32
@@ -126,6 +128,25 @@ class PerturbationTable:
             orient="row",
         )
 
+    def properties(self) -> dict[str, Any]:
+        """Return what the run report states about the p-table: parameters, moments per row, a hash.
+
+        ``sha256`` identifies the table's intervals (``frame()`` as CSV): a release series keeps it, so
+        that the same contributors keep the same published value.
+        """
+        return {
+            "D": self.D,
+            "V": self.V,
+            "js": self.js,
+            "rows": len(self.rows),
+            "symmetry": self.symmetry,
+            "largest_absolute_mean": max(abs(r.mean) for r in self.rows),
+            "variance_by_count": {str(r.count): round(r.variance, 6) for r in self.rows},
+            "largest_noise": max(abs(v) for r in self.rows for v in r.noise),
+            "published_values_never_in": [1, self.js] if self.js else None,
+            "sha256": hashlib.sha256(self.frame().write_csv().encode("utf-8")).hexdigest(),
+        }
+
     def _lookup(self) -> tuple[pl.Series, pl.Series]:
         """Return the interval ends as one sorted integer key line (row·2**32 + ⌈upper·2**32⌉) and the noise.
 
@@ -193,6 +214,48 @@ def cell_keys(rows: pl.DataFrame, by: Sequence[str], record_key: str, person: st
     if not by:
         return rows.select(aggs)
     return rows.group_by(list(by)).agg(aggs).sort(list(by))
+
+
+def table_cell_keys(rows: Mapping[str, pl.DataFrame], spec: TableSpec, key: bytes, unit: str = "unit") -> pl.DataFrame:
+    """Return every cell of a table's cube with its count of distinct units and its cell key.
+
+    ``rows`` is what the table's builder hands to :func:`anonymise.tables.cube`: per measure, a frame
+    of ``unit`` (a pseudonym) and the atomic codes of each dimension. Cells are made exactly as
+    ``cube`` makes them (same level combinations, same codes), so ``count`` equals the table's value;
+    each unit's record key is the HMAC of its pseudonym under ``key``. Columns: the dimensions,
+    ``measure``, ``count``, ``cell_key``.
+    """
+    dims = list(spec.dimensions)
+    parts = []
+    for m in spec.measures:
+        base = rows[m.name].select(pl.col(unit).cast(pl.String), *dims).unique()
+        wide = base.select(
+            unit,
+            record_key_expr(unit, key).alias("_record_key"),
+            *[
+                _level_column(d, level).alias(f"{d.name}\x1f{level}")
+                for d in spec.dims
+                for level in d.published_levels()
+                if level != TOTAL
+            ],
+        )
+        for combo in level_combinations(spec):
+            cols = [
+                pl.lit(TOTAL).alias(d.name) if level == TOTAL else pl.col(f"{d.name}\x1f{level}").alias(d.name)
+                for d, level in zip(spec.dims, combo, strict=True)
+            ]
+            parts.append(
+                wide.lazy()
+                .select(unit, "_record_key", *cols)
+                .drop_nulls(dims)
+                .group_by(dims)
+                .agg(_contributors_expr("_record_key", unit), cell_key_expr("_record_key", unit))
+                .with_columns(pl.lit(m.name).alias("measure"))
+            )
+    schema = {**{d: pl.String for d in dims}, "measure": pl.String, "count": pl.Int64, "cell_key": pl.Float64}
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(pl.collect_all(parts)).select(*dims, "measure", "count", "cell_key").unique([*dims, "measure"])
 
 
 def _support(i: int, D: int, js: int) -> np.ndarray:

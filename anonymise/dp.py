@@ -20,6 +20,10 @@ factor e^ε (plus δ). Four things make that true, and each is explicit here:
 Negative noisy counts become 0 and margins (``_T``) may be sums of the published cells: both are
 post-processing of the noisy cells, which never weakens the guarantee.
 
+``release_counts`` publishes one table over flat code lists; ``release_tables`` publishes the count
+tables of a ministry release from their specs: every cell of every hierarchy level the tables publish
+is measured as unique persons, all in one OpenDP measurement whose ε and δ are the release's.
+
 There is no seed: noise comes from the OS CSPRNG, so values differ on every run, and tests check the
 noise's distribution, not its values.
 
@@ -53,7 +57,7 @@ import opendp.prelude as dp
 import polars as pl
 
 from anonymise.pseudonym import pseudonym
-from anonymise.tables import TOTAL
+from anonymise.tables import TOTAL, Dim, TableSpec, _level_column, level_combinations
 
 Mechanism = Literal["laplace", "gaussian"]
 Margins = Literal["none", "derived", "measured"]
@@ -295,6 +299,176 @@ def release_counts(
         max_groups=max_groups,
         margins=margins,
         measured_cells=grid.height,
+    )
+
+
+Combo = tuple[str, ...]
+
+
+def _codes_at(d: Dim, level: str) -> list[str]:
+    """Return the public code list of a dimension at one level: the codes ``cube`` can give a cell there."""
+    if level == TOTAL:
+        return [TOTAL]
+    codes = pl.DataFrame({d.name: list(d.hierarchy.parent)}).select(_level_column(d, level))[d.name]
+    return sorted(codes.drop_nulls().unique().to_list())
+
+
+def _grid_of(spec: TableSpec, combo: Combo) -> pl.DataFrame:
+    """Return every cell of one level combination from the public code lists (empty cells included)."""
+    grid = pl.DataFrame({"_cell": [0]})
+    for d, level in zip(spec.dims, combo, strict=True):
+        grid = grid.join(pl.DataFrame({d.name: _codes_at(d, level)}, schema={d.name: pl.String}), how="cross")
+    return grid.drop("_cell")
+
+
+def published_cells(spec: TableSpec) -> int:
+    """Return how many cells per measure a differentially private table publishes (every public cell once)."""
+    return pl.concat([_grid_of(spec, combo) for combo in level_combinations(spec)]).n_unique()
+
+
+def _bound(spec: TableSpec, combo: Combo, groups_per_person: int) -> int:
+    """Return the cells of one level combination a person may count in.
+
+    One where every detailed dimension is additive (a person's residence, age band and sex are taken
+    once, so a person is in exactly one cell); ``groups_per_person`` where a dimension such as partner
+    or service puts one person under several codes.
+    """
+    partitioned = all(d.additive or level == TOTAL for d, level in zip(spec.dims, combo, strict=True))
+    return 1 if partitioned else groups_per_person
+
+
+@dataclass(frozen=True, eq=False)
+class DpTables:
+    """The count tables of a release published with differential privacy, and what proves the guarantee.
+
+    One OpenDP measurement adds noise to every cell of every table and measure at once, so ``epsilon``
+    and ``delta`` are its privacy map's answer for the whole release. ``sensitivity`` sums, over
+    every level combination of every table and measure, the cells one person may count in there
+    (L1; its square root for the Gaussian's L2). ``tables`` are long: dimensions, ``measure``, ``value``.
+    """
+
+    tables: dict[str, pl.DataFrame]
+    mechanism: Mechanism
+    scale: float
+    sensitivity: float
+    epsilon: float
+    delta: float
+    rho: float | None
+    accuracy: float
+    alpha: float
+    groups_per_person: int
+    levels: int
+    cells: int
+
+    def statement(self) -> str:
+        """Return the sentence the DPO report and the manifest print about the release's guarantee."""
+        noise = "discrete Laplace" if self.mechanism == "laplace" else "discrete Gaussian"
+        loss = f"ε = {self.epsilon:.4g}, δ = {self.delta:.3g}"
+        if self.rho is not None:
+            loss += f"; ρ = {self.rho:.4g} zero-concentrated DP"
+        return (
+            f"Published with differential privacy (OpenDP, {noise} noise of scale {self.scale:.4g} on each of the "
+            f"{self.cells} cells of {self.levels} level combinations: every cell of the public code lists, empty "
+            f"ones included, each counted as unique persons and measured directly): a person counts at most once "
+            f"in a cell, in one cell of a level where every dimension partitions persons and in at most "
+            f"{self.groups_per_person} where partner or service do not, so adding or removing any one person "
+            f"changes the probability of any published release by at most a factor e^ε plus δ ({loss}). With "
+            f"probability {1 - self.alpha:.0%} a cell is within ±{math.floor(self.accuracy)} of its true count "
+            f"after that bound. Negative values are set to 0, which is post-processing and keeps the guarantee; "
+            f"published values need not add up along the hierarchies."
+        )
+
+
+def release_tables(
+    rows: Mapping[str, Mapping[str, pl.DataFrame]],
+    specs: Mapping[str, TableSpec],
+    epsilon: float,
+    key: bytes,
+    delta: float = 0.0,
+    groups_per_person: int = 1,
+    mechanism: Mechanism = "laplace",
+    unit: str = "unit",
+) -> DpTables:
+    """Return a release's count tables with differential privacy, spending ``epsilon`` (and ``delta``) in all.
+
+    ``rows[table][measure]`` is what the table's builder counts: a frame of ``unit`` (the person's
+    central pseudonym; every measure must count persons) and the atomic codes of each dimension.
+    Every cell the table publishes at any level, from the public code lists, gets its own noise; a
+    person's cells of a level beyond their bound (:func:`_bound`) are dropped in the keyed order of
+    :func:`bound_contributions`. A cell that two levels share (a code with no parent at a level, such
+    as ``_U``) is measured once.
+    """
+    if not epsilon > 0:
+        raise ValueError("epsilon must be positive")
+    if mechanism == "laplace" and delta != 0:
+        raise ValueError("the Laplace mechanism is pure ε-DP: delta must be 0")
+    if mechanism == "gaussian" and not 0 < delta < 1:
+        raise ValueError("the Gaussian mechanism needs 0 < delta < 1")
+    measured: dict[str, list[pl.DataFrame]] = {}
+    sensitivity = 0
+    levels = 0
+    for t in sorted(rows):
+        spec = specs[t]
+        dims = list(spec.dimensions)
+        bad = [m.name for m in spec.measures if m.unit != "person"]
+        if bad:
+            raise ValueError(f"{t}: measures {bad} do not count persons; differential privacy bounds persons")
+        for m in spec.measure_names:
+            units = rows[t][m].select(pl.col(unit).cast(pl.String), *dims).unique()
+            for combo in level_combinations(spec):
+                bound = _bound(spec, combo, groups_per_person)
+                at_level = units.select(
+                    unit,
+                    *[
+                        pl.lit(TOTAL).alias(d.name) if level == TOTAL else _level_column(d, level)
+                        for d, level in zip(spec.dims, combo, strict=True)
+                    ],
+                )
+                grid = _grid_of(spec, combo)
+                codes = {d: grid[d].unique().to_list() for d in dims}
+                kept = bound_contributions(at_level, unit, codes, bound, key)
+                true = kept.group_by(dims).agg(pl.col(unit).n_unique().cast(pl.Int64).alias("value"))
+                cells = grid.join(true, on=dims, how="left", maintain_order="left").with_columns(
+                    pl.col("value").fill_null(0), pl.lit(m).alias("measure")
+                )
+                measured.setdefault(t, []).append(cells)
+                sensitivity += bound
+                levels += 1
+    tables = {
+        t: pl.concat(parts).unique([*specs[t].dimensions, "measure"], keep="first", maintain_order=True)
+        for t, parts in measured.items()
+    }
+    noise, scale, spent_epsilon, spent_delta, rho = _calibrate(mechanism, sensitivity, epsilon, delta)
+    counts = pl.concat([tables[t]["value"] for t in sorted(tables)])
+    noisy = pl.Series("value", noise(counts.to_list()), dtype=pl.Int64).clip(lower_bound=0)
+    offset = 0
+    for t in sorted(tables):
+        n = tables[t].height
+        tables[t] = (
+            tables[t]
+            .with_columns(noisy.slice(offset, n).alias("value"))
+            .select(*specs[t].dimensions, "measure", "value")
+            .sort(*specs[t].dimensions, "measure")
+        )
+        offset += n
+    accuracy = (
+        dp.discrete_laplacian_scale_to_accuracy(scale, ACCURACY_ALPHA)
+        if mechanism == "laplace"
+        else dp.discrete_gaussian_scale_to_accuracy(scale, ACCURACY_ALPHA)
+    )
+    return DpTables(
+        tables=tables,
+        mechanism=mechanism,
+        scale=scale,
+        sensitivity=float(sensitivity) if mechanism == "laplace" else _l2_bound(sensitivity),
+        epsilon=spent_epsilon,
+        delta=spent_delta,
+        rho=rho,
+        accuracy=float(accuracy),
+        alpha=ACCURACY_ALPHA,
+        groups_per_person=groups_per_person,
+        levels=levels,
+        cells=counts.len(),
     )
 
 

@@ -39,7 +39,7 @@ SECTIONS = {
     "treatments": {"DI", "QI", "SA", "FT", "OP"},
     "fields": None,  # "entity.field" → treatment
     "domains": None,  # partner → central domain
-    "disclosure": {"method", "threshold", "threshold_sensitive"},
+    "disclosure": {"method", "threshold", "threshold_sensitive", "cell_key", "dp"},
     "release": {"tables", "recipient", "classification", "retention_days_store"},
 }
 REQUIRED = {
@@ -57,13 +57,49 @@ CLASS_TREATMENTS = {
     "FT": ("drop_after_scan", "scrub_then_keep"),
     "OP": ("keep", "drop"),
 }
-METHODS = ("suppression",)
+METHODS = ("suppression", "cell_key", "dp")
+#: The parameters of each perturbative method, in ``[disclosure.<method>]``: required keys, then optional.
+METHOD_KEYS = {
+    "cell_key": (("D", "V", "js"), ()),
+    "dp": (
+        ("epsilon", "groups_per_person", "series_epsilon_cap"),
+        ("delta", "mechanism", "rows_per_person", "series_delta_cap"),
+    ),
+}
 KNOWN_TABLES = ("T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11", "T12")
 APPROVAL_LABEL = b"zakrila policy approval v1\n"
 
 
 class PolicyError(ValueError):
     """The policy is not valid or not approved; the message names the file, line and problem."""
+
+
+@dataclass(frozen=True)
+class CellKeyParameters:
+    """``[disclosure.cell_key]``: maximum noise ``D``, noise variance ``V``, no published count in 1..``js``."""
+
+    D: int
+    V: float
+    js: int
+
+
+@dataclass(frozen=True)
+class DpParameters:
+    """``[disclosure.dp]``: the privacy loss of one release, the contribution bounds and the series' cap.
+
+    ``rows_per_person`` is what one person adds to one cell (1: the tables count unique persons);
+    ``groups_per_person`` the cells of one measured level a person may count in (further ones are
+    dropped). ``series_epsilon_cap`` and ``series_delta_cap`` bound the sum over every release of the
+    series, kept in the workspace's budget ledger.
+    """
+
+    epsilon: float
+    delta: float
+    mechanism: str
+    rows_per_person: int
+    groups_per_person: int
+    series_epsilon_cap: float
+    series_delta_cap: float
 
 
 @dataclass(frozen=True)
@@ -88,6 +124,35 @@ class Policy:
     def threshold_sensitive(self) -> int:
         """Return the minimum published count for cells of sensitive groups (never below ``threshold``)."""
         return int(self.data["disclosure"].get("threshold_sensitive", self.threshold))
+
+    @property
+    def method(self) -> str:
+        """Return the disclosure-control method of the release: suppression, cell_key or dp."""
+        return str(self.data["disclosure"]["method"])
+
+    @property
+    def cell_key(self) -> CellKeyParameters | None:
+        """Return the cell key method's parameters (None if the policy sets none)."""
+        section = self.data["disclosure"].get("cell_key")
+        if section is None:
+            return None
+        return CellKeyParameters(D=int(section["D"]), V=float(section["V"]), js=int(section["js"]))
+
+    @property
+    def dp(self) -> DpParameters | None:
+        """Return the differential-privacy parameters (None if the policy sets none)."""
+        section = self.data["disclosure"].get("dp")
+        if section is None:
+            return None
+        return DpParameters(
+            epsilon=float(section["epsilon"]),
+            delta=float(section.get("delta", 0.0)),
+            mechanism=str(section.get("mechanism", "laplace")),
+            rows_per_person=int(section.get("rows_per_person", 1)),
+            groups_per_person=int(section["groups_per_person"]),
+            series_epsilon_cap=float(section["series_epsilon_cap"]),
+            series_delta_cap=float(section.get("series_delta_cap", 0.0)),
+        )
 
     @property
     def tables(self) -> list[str]:
@@ -176,6 +241,12 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     disclosure = data["disclosure"]
     if disclosure["method"] not in METHODS:
         raise fail("disclosure", "method", f"[disclosure] method must be one of {', '.join(METHODS)}")
+    if disclosure["method"] != "suppression" and disclosure["method"] not in disclosure:
+        raise fail(
+            "disclosure",
+            "method",
+            f"[disclosure] method = {disclosure['method']!r} needs a [disclosure.{disclosure['method']}] section",
+        )
     threshold = disclosure["threshold"]
     if not isinstance(threshold, int) or threshold < 2:
         raise fail("disclosure", "threshold", "[disclosure] threshold must be an integer of at least 2")
@@ -187,7 +258,90 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         raise fail(
             "release", "tables", f"[release] tables {unknown} are not built yet (known: {', '.join(KNOWN_TABLES)})"
         )
+    for method in METHOD_KEYS:
+        if method in disclosure:
+            _check_method(
+                method, disclosure[method], lambda key, problem, m=method: fail(f"disclosure.{m}", key, problem)
+            )
+    if disclosure["method"] == "dp":
+        not_persons = _tables_not_counting_persons(data["release"]["tables"])
+        if not_persons:
+            raise fail(
+                "release",
+                "tables",
+                f"[release] tables {not_persons} count families, cases, events or participations: differential "
+                "privacy here bounds each person's contribution, so it covers tables of unique persons only; "
+                "remove them or use method = 'cell_key'",
+            )
     return Policy(source=source, text=text, data=data)
+
+
+def _check_method(method: str, section: Any, fail: Any) -> None:
+    """Raise (through ``fail(key, problem)``) unless ``[disclosure.<method>]`` holds valid parameters."""
+    name = f"[disclosure.{method}]"
+    if not isinstance(section, dict):
+        raise fail(None, f"{name} must be a section of parameters")
+    required, optional = METHOD_KEYS[method]
+    for key in section:
+        if key not in (*required, *optional):
+            raise fail(key, f"unknown key {key!r} in {name}; known: {', '.join((*required, *optional))}")
+    for key in required:
+        if key not in section:
+            raise fail(None, f"{name} lacks {key!r}")
+
+    def number(key: str, default: float = 0.0) -> float:
+        value = section.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(key, f"{name} {key} must be a number")
+        return float(value)
+
+    def integer(key: str, least: int, default: int = 1) -> int:
+        value = section.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise fail(key, f"{name} {key} must be an integer of at least {least}")
+        return value
+
+    if method == "cell_key":
+        from anonymise.cellkey import ptable
+
+        D, js, V = integer("D", 1), integer("js", 0), number("V")
+        if js > D:
+            raise fail("js", f"{name} js = {js} exceeds D = {D}: a count of 1 could then only fall to 0")
+        if V <= 0:
+            raise fail("V", f"{name} V must be positive")
+        try:
+            ptable(D=D, V=V, js=js)
+        except ValueError as exc:
+            raise fail("V", f"{name} no perturbation table exists for D = {D}, V = {V:g}, js = {js}: {exc}") from None
+        return
+    epsilon, delta = number("epsilon"), number("delta")
+    if epsilon <= 0:
+        raise fail("epsilon", f"{name} epsilon must be positive")
+    mechanism = section.get("mechanism", "laplace")
+    if mechanism not in ("laplace", "gaussian"):
+        raise fail("mechanism", f"{name} mechanism must be 'laplace' or 'gaussian'")
+    if mechanism == "laplace" and delta != 0:
+        raise fail("delta", f"{name} the Laplace mechanism is pure ε-DP: delta must be 0 (or use 'gaussian')")
+    if mechanism == "gaussian" and not 0 < delta < 1:
+        raise fail("delta", f"{name} the Gaussian mechanism needs 0 < delta < 1")
+    if integer("rows_per_person", 1) != 1:
+        raise fail("rows_per_person", f"{name} rows_per_person must be 1: every table counts unique persons")
+    integer("groups_per_person", 1)
+    if number("series_epsilon_cap") < epsilon:
+        raise fail("series_epsilon_cap", f"{name} series_epsilon_cap is below one release's epsilon")
+    if not delta <= number("series_delta_cap") < 1:
+        raise fail("series_delta_cap", f"{name} series_delta_cap must be at least delta and below 1")
+
+
+def _tables_not_counting_persons(tables: list[str]) -> list[str]:
+    """Return the release tables with a measure whose unit is not a person (T11 needs no protection)."""
+    from anonymise.ministry import SPECS
+
+    return [
+        t
+        for t in tables
+        if t in SPECS and SPECS[t].threshold is not None and any(m.unit != "person" for m in SPECS[t].measures)
+    ]
 
 
 def _check_field(name: str, treatment: str, fail: Any) -> None:

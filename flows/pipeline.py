@@ -134,17 +134,22 @@ def aggregate(
     quality: list[dict[str, Any]],
     run_id: str,
     tables: list[str],
+    method: str,
 ) -> dict[str, Any]:
-    """Build the release tables from the pseudonymised store."""
-    return stages.aggregate_stage(Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables)
+    """Build the release tables from the pseudonymised store (and what the disclosure method needs)."""
+    return stages.aggregate_stage(Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables, method)
 
 
 @stage("control-disclosure")
 def control_disclosure(
     workspace: Path, run_id: str, policy: Policy, tables: list[str], jurisdiction: str, period: Period
 ) -> dict[str, Any]:
-    """Suppress small cells and their protectors, against this release and the series' earlier ones."""
-    return stages.protect_stage(Workspace(workspace), run_id, policy, tables, jurisdiction, period)
+    """Protect every count table by the policy's method: suppression (against this release and the
+    series' earlier ones), the cell key method, or differential privacy within the series' budget."""
+    result = stages.protect_stage(Workspace(workspace), run_id, policy, tables, jurisdiction, period)
+    control = result["control"]
+    get_run_logger().info("disclosure control: %s, %s", control["method"], "passed" if control["passed"] else "refused")
+    return result
 
 
 @stage("audit-disclosure")
@@ -155,26 +160,42 @@ def audit_disclosure(workspace: Path, run_id: str, policy: Policy, tables: list[
 
 @stage("publish-release")
 def publish_release(
-    workspace: Path, run_id: str, rid: str, policy: Policy, period: Period, jurisdiction: str, table_ids: list[str]
+    workspace: Path,
+    run_id: str,
+    rid: str,
+    policy: Policy,
+    period: Period,
+    jurisdiction: str,
+    table_ids: list[str],
+    control: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the signed release folder from the audited tables."""
+    """Write the signed release folder from the audited tables.
+
+    A differentially private release is charged to its series' budget ledger first, so that no
+    release is ever out without its charge; the ledger comes back for the report.
+    """
     ws = Workspace(workspace)
     keys = open_store(ws.keys)
     tables = {t: pl.read_parquet(ws.work(run_id) / "protected" / f"{t}.parquet") for t in table_ids}
     hierarchies = json.loads((ws.work(run_id) / "draft" / "hierarchies.json").read_text(encoding="utf-8"))
+    ledger = None
+    if control["method"] == "dp":
+        ledger = stages.charge_budget(ws, policy, jurisdiction, rid, control["epsilon"], control["delta"])
+    flags = {"F": "free", "C": "primary confidential", "D": "secondary confidential"}
     meta = {
         "disclosure": stages.disclosure_meta(policy, table_ids),
+        "disclosure_control": {k: v for k, v in control.items() if k != "passed"},
         "period": period.label,
         "jurisdiction": jurisdiction,
         "policy_sha256": policy.sha256,
         "classification": policy.data["release"]["classification"],
         "recipient": policy.data["release"]["recipient"],
         "code_version": code_version(),
-        "conf_status": {"F": "free", "C": "primary confidential", "D": "secondary confidential"},
+        "conf_status": flags if control["method"] == "suppression" else {"F": "free", stages.PERTURBED: "perturbed"},
     }
     folder, files = write_release(ws.releases, rid, tables, meta, keys.signing_key(), {"hierarchies.json": hierarchies})
     get_run_logger().info("release %s written with %d files", rid, len(files))
-    return {"release_id": rid, "release_dir": str(folder), "files": files}
+    return {"release_id": rid, "release_dir": str(folder), "files": files, "ledger": ledger}
 
 
 def _operator_pseudonym(keys: KeyStore, central: str) -> str:
@@ -236,11 +257,15 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             if c["status"] == "checked"
             for name, e in c["entities"].items()
         ]
-        aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables)
+        aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables, policy.method)
         protected = control_disclosure(ws.root, run_id, policy, tables, jurisdiction, the_period)
-        protection, history = protected["tables"], protected["history"]
+        protection, history, control = protected["tables"], protected["history"], protected["control"]
+        facts |= {"aggregates": aggregates, "protection": protection, "history": history, "control": control}
+        if not control["passed"]:
+            report = write_report(ws, facts | {"failure": control["problem"]})
+            raise RunFailed(f"{control['problem']}: no release written; see {report}")
         audit = audit_disclosure(ws.root, run_id, policy, tables)
-        facts |= {"aggregates": aggregates, "protection": protection, "audit": audit, "history": history}
+        facts["audit"] = audit
         if not history["passed"]:
             report = write_report(ws, facts | {"failure": "release history: differences reveal small groups"})
             raise RunFailed(
@@ -259,9 +284,13 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         inputs = [e["sha256"] for c in checks if c["status"] == "checked" for e in c["entities"].values()]
         fingerprints = [keys.fingerprint(d) for d in domains]
         erased = [e["pseudonym"] for e in load_register(ws)]
-        rid = release_id(the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version(), erased)
-        release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables)
-        facts["release"] = release
+        # differential privacy draws fresh noise in every run: its release is this run's, never an earlier one's
+        draw = run_id if policy.method == "dp" else None
+        rid = release_id(
+            the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version(), erased, draw
+        )
+        release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control)
+        facts |= {"release": release, "ledger": release["ledger"]}
         facts["key_scan"] = scan_for_keys(
             ws.root, [ws.store(jurisdiction, the_period.label), Path(release["release_dir"]), ws.root / "quarantine"]
         )

@@ -60,11 +60,14 @@ def release_id(
     key_fingerprints: list[str],
     code_version: str,
     erasures: list[str] | None = None,
+    draw: str | None = None,
 ) -> str:
     """Return a release ID that depends on everything that decides the release's content.
 
     ``erasures`` are the pseudonyms of the erasure register: an erasure changes the release, so it
-    must change its ID too, never overwrite an earlier release under the same ID.
+    must change its ID too, never overwrite an earlier release under the same ID. ``draw`` names the
+    run whose random noise a differentially private release holds: each run's tables differ, so each
+    is its own release (and its own charge to the privacy budget).
     """
     material = json.dumps(
         {
@@ -75,6 +78,7 @@ def release_id(
             "keys": sorted(key_fingerprints),
             "code": code_version,
             "erasures": sorted(erasures or []),
+            **({"draw": draw} if draw is not None else {}),
         },
         sort_keys=True,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from anonymise.policy import Policy
+from flows.stages import SUPPRESSION_GUARANTEE, cell_key_guarantee
 from flows.workspace import Workspace
 from schemas.contract import SCHEMA_VERSION, field_inventory
 from schemas.geography import GEOGRAPHY_VERSION
@@ -173,16 +176,7 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "batches_failed": [b for b in batches if b["status"] != "checked"],
         },
         "disclosure": {
-            "method": policy.data["disclosure"]["method"],
-            "threshold": policy.threshold,
-            "threshold_sensitive": policy.threshold_sensitive,
-            "guarantee": "Primary: a count in 1..threshold−1 is suppressed (zeros are published). Secondary "
-            "suppression covers every hierarchy level and every linked table of the release. Proof: for "
-            "every suppressed cell the attacker's two linear programs (minimum and maximum of the cell, "
-            "subject to every published value, every relation stated in hierarchies.json and the manifest, "
-            "and non-negativity) are solved with HiGHS from the release files alone; each suppressed cell "
-            "can lie anywhere in an interval at least its threshold wide (never pinned to 0 or to its "
-            "value). The narrowest interval per table is shown below.",
+            **disclosure_method(policy, facts.get("control"), facts.get("ledger")),
             "history": facts.get("history"),
             "tables": {
                 t: {**facts.get("protection", {}).get(t, {}), "audit": audit.get(t)}
@@ -209,6 +203,54 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
         },
     }
     return report
+
+
+def disclosure_method(policy: Policy, control: dict[str, Any] | None, ledger: dict[str, Any] | None) -> dict[str, Any]:
+    """Return what the report states about the disclosure-control method: its parameters and guarantee.
+
+    ``control`` holds the figures the protect stage proved it with (absent if the run stopped before);
+    for the cell key method the p-table's properties, for differential privacy the budget: ε and δ of
+    this release and of the series so far against its cap, the contribution bounds, the mechanism,
+    and the series' ledger (``ledger``, once the release is charged).
+    """
+    control = control or {}
+    out: dict[str, Any] = {
+        "method": policy.method,
+        "threshold": policy.threshold,
+        "threshold_sensitive": policy.threshold_sensitive,
+        "parameters": control.get("parameters"),
+        "guarantee": control.get("guarantee", SUPPRESSION_GUARANTEE if policy.method == "suppression" else None),
+        "refused": control.get("problem"),
+    }
+    if policy.method == "cell_key" and policy.cell_key is not None:
+        out["parameters"] = asdict(policy.cell_key)
+        out["guarantee"] = cell_key_guarantee(policy.cell_key.D, policy.cell_key.V, policy.cell_key.js)
+        out["ptable"] = control.get("ptable")
+        out["record_key"] = control.get("record_key")
+        out["checks"] = control.get("checks")
+    if policy.method == "dp" and policy.dp is not None:
+        out["parameters"] = asdict(policy.dp)
+        spent = control.get("series_epsilon_spent"), control.get("series_delta_spent")
+        out["budget"] = {
+            "series": control.get("series"),
+            "mechanism": policy.dp.mechanism,
+            "epsilon_release": control.get("epsilon"),
+            "delta_release": control.get("delta"),
+            "rho_release": control.get("rho"),
+            "epsilon_series": ledger["epsilon_spent"] if ledger else spent[0],
+            "delta_series": ledger["delta_spent"] if ledger else spent[1],
+            "epsilon_series_before": control.get("series_epsilon_spent_before"),
+            "epsilon_cap": policy.dp.series_epsilon_cap,
+            "delta_cap": policy.dp.series_delta_cap,
+            "rows_per_person": policy.dp.rows_per_person,
+            "groups_per_person": policy.dp.groups_per_person,
+            "scale": control.get("scale"),
+            "sensitivity": control.get("sensitivity"),
+            "accuracy": control.get("accuracy"),
+            "composition": control.get("composition"),
+            "ledger": ledger,
+        }
+    return out
 
 
 def _rotations(ws: Workspace) -> list[dict[str, Any]]:

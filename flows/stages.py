@@ -18,7 +18,9 @@ from typing import Any
 import polars as pl
 
 from anonymise.auditing import HIERARCHIES, audit_release, read_release
+from anonymise.cellkey import perturb, ptable, table_cell_keys
 from anonymise.constraints import required_expr
+from anonymise.dp import COMPOSITION, BudgetExceeded, BudgetLedger, published_cells, release_tables
 from anonymise.history import small_differences
 from anonymise.identifiers import checksum_valid
 from anonymise.leaks import (
@@ -29,7 +31,7 @@ from anonymise.leaks import (
     strings_with_clear_values,
     strings_with_identifiers,
 )
-from anonymise.ministry import BUILDERS, SPECS, Store
+from anonymise.ministry import BUILDERS, ROWS, SPECS, Store, tabulate
 from anonymise.period import Period
 from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
@@ -352,8 +354,14 @@ def aggregate_stage(
     quality: list[dict[str, Any]],
     run_id: str,
     tables: list[str],
+    method: str = "suppression",
 ) -> dict[str, Any]:
-    """Build the release tables from the store and write them (unprotected) to the run's scratch."""
+    """Build the release tables from the store and write them (unprotected) to the run's scratch.
+
+    The perturbative methods need more than the counts, and get it here, beside each table: the cell
+    key method each cell's cell key (``cellkeys/``), differential privacy the *(person, atomic codes)*
+    rows each measure counts (``rows/``), from which it bounds every person's contribution.
+    """
     work = ws.work(run_id) / "tables"
     work.mkdir(parents=True, exist_ok=True)
     persons = read_store(ws, jurisdiction, period, "persons", batches)
@@ -375,9 +383,24 @@ def aggregate_stage(
         memberships=optional("memberships"),
         participations=optional("participations"),
     )
+    record_key = None if method == "suppression" else record_key_of(ws, jurisdiction)
     for table_id in tables:
-        if table_id in BUILDERS:
+        if table_id not in BUILDERS:
+            continue
+        if record_key is None:
             BUILDERS[table_id](store).write_parquet(work / f"{table_id}.parquet")
+            continue
+        table, rows = built_with_rows(table_id, store)
+        table.write_parquet(work / f"{table_id}.parquet")
+        if method == "cell_key":
+            (work.parent / "cellkeys").mkdir(exist_ok=True)
+            cell_keys = table_cell_keys(rows, SPECS[table_id], record_key)
+            cell_keys.write_parquet(work.parent / "cellkeys" / f"{table_id}.parquet")
+        else:
+            folder = work.parent / "rows" / table_id
+            folder.mkdir(parents=True, exist_ok=True)
+            for measure, frame in rows.items():
+                frame.select("unit", *SPECS[table_id].dimensions).write_parquet(folder / f"{measure}.parquet")
     build_t11(quality, period).write_parquet(work / "T11.parquet")
     spread = (
         persons.with_columns(pl.lit(batches[0]).alias("_b"))
@@ -416,6 +439,23 @@ def aggregate_stage(
     }
 
 
+def record_key_of(ws: Workspace, jurisdiction: str) -> bytes:
+    """Return the key of the record keys: the central domain's ``record`` purpose key.
+
+    Under it, a unit's record key (cell key method) and the order in which a person's surplus cells
+    are dropped (differential privacy) are fixed by the unit's pseudonym alone, in every run; a key
+    rotation of the central domain changes them, as it changes the pseudonyms.
+    """
+    return open_store(ws.keys).key(central_domain(jurisdiction), "record")
+
+
+def built_with_rows(table_id: str, store: Store) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Return a table and the *(unit, atomic codes)* rows it counts per measure (``ministry.ROWS``), so the
+    perturbative methods start from exactly what the table counts."""
+    rows = ROWS[table_id](store)
+    return tabulate(rows, SPECS[table_id], store.period), rows
+
+
 def risk_figures(risk: Any) -> dict[str, Any]:
     """Return the store's risk measures (sdcMicro and ARX semantics) as report figures (no records)."""
     return {
@@ -442,10 +482,42 @@ def tables_for(policy: Policy, jurisdiction: str) -> list[str]:
     return [t for t in policy.tables if t == "T11" or (t in SPECS and SPECS[t].jurisdiction == jurisdiction)]
 
 
-def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
-    """Return the release's disclosure section: per table the method, thresholds and relations.
+#: What suppression guarantees, as the report and the manifest state it.
+SUPPRESSION_GUARANTEE = (
+    "Primary: a count in 1..threshold−1 is suppressed (zeros are published). Secondary suppression covers "
+    "every hierarchy level and every linked table of the release. Proof: for every suppressed cell the "
+    "attacker's two linear programs (minimum and maximum of the cell, subject to every published value, every "
+    "relation stated in hierarchies.json and the manifest, and non-negativity) are solved with HiGHS from the "
+    "release files alone; each suppressed cell can lie anywhere in an interval at least its threshold wide "
+    "(never pinned to 0 or to its value). The narrowest interval per table is shown below."
+)
+#: How each unit's record key is made, for the cell key method's statement.
+RECORD_KEY = (
+    "record key = first 32 bits of HMAC-SHA256(central 'record' key, the unit's pseudonym) / 2^32; cell key = "
+    "sum of the record keys of the cell's distinct units, mod 1 (exact, in 32-bit fixed point)"
+)
 
-    The policy's thresholds are floors: a table whose specification asks for more keeps it.
+
+def cell_key_guarantee(D: int, V: float, js: int) -> str:
+    """Return what the cell key method guarantees with these parameters, as report and manifest state it."""
+    small = f"no count in 1..{js} is ever published; " if js else ""
+    return (
+        f"Every count is published with noise from the perturbation table (maximum entropy, as the ptable R "
+        f"package builds it): at most ±{D}, mean 0 and variance at most {V:g} for every original count (exactly "
+        f"{V:g} where the noise has room), zero stays zero, no published count is negative; {small}the noise is "
+        f"chosen by the cell key, the sum of the cell's units' record keys mod 1, so the same contributors get the "
+        f"same published value in every table and every release that keeps the key and the p-table. Published "
+        f"values need not add up along the hierarchies."
+    )
+
+
+def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
+    """Return the release's disclosure section: per table the method and its parameters.
+
+    Suppression: thresholds and relations (the policy's thresholds are floors: a table whose
+    specification asks for more keeps it). Cell key method: D, V, js and the p-table's hash.
+    Differential privacy: the mechanism, the release's ε and δ, the contribution bounds, the series
+    and its caps (what this release spent is in the manifest's ``disclosure_control``).
     """
     out: dict[str, Any] = {}
     for t in tables:
@@ -453,14 +525,40 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
         if spec.threshold is None:
             out[t] = {"method": "none", "reason": "no personal data (counts of records and shares)"}
             continue
+        common = {"universe": spec.universe, "at_most": {m.name: m.at_most for m in spec.measures if m.at_most}}
+        if policy.method == "cell_key" and policy.cell_key is not None:
+            ck = policy.cell_key
+            out[t] = {
+                "method": "cell_key",
+                "D": ck.D,
+                "V": ck.V,
+                "js": ck.js,
+                "ptable_sha256": ptable(D=ck.D, V=ck.V, js=ck.js).properties()["sha256"],
+                "record_key": RECORD_KEY,
+                **common,
+            }
+            continue
+        if policy.method == "dp" and policy.dp is not None:
+            p = policy.dp
+            out[t] = {
+                "method": "dp",
+                "mechanism": p.mechanism,
+                "epsilon_release": p.epsilon,
+                "delta_release": p.delta,
+                "rows_per_person": p.rows_per_person,
+                "groups_per_person": p.groups_per_person,
+                "series_epsilon_cap": p.series_epsilon_cap,
+                "series_delta_cap": p.series_delta_cap,
+                **common,
+            }
+            continue
         meta = table_meta(spec, policy.threshold, policy.threshold_sensitive)
         out[t] = {
             "method": "suppression",
             "threshold": meta.threshold,
             "threshold_sensitive": meta.threshold_sensitive,
             "sensitive": {k: list(v) for k, v in spec.sensitive.items()},
-            "universe": spec.universe,
-            "at_most": {m.name: m.at_most for m in spec.measures if m.at_most},
+            **common,
         }
     return out
 
@@ -496,21 +594,252 @@ def write_draft(folder: Path, tables: dict[str, pl.DataFrame], disclosure: dict[
     )
 
 
+#: The flag of a perturbed cell (SDMX-style, beside F free, C primary and D secondary confidential).
+PERTURBED = "P"
+#: The workspace folder of the privacy-budget ledgers, one JSON file per release series.
+LEDGERS = "ledgers"
+
+
 def protect_stage(
     ws: Workspace, run_id: str, policy: Policy, tables: list[str], jurisdiction: str, period: Period
+) -> dict[str, Any]:
+    """Apply the policy's disclosure-control method to every count table of the release; write them.
+
+    Returns per table figures, the release-history check and ``control``: the method, its parameters,
+    the figures that prove its guarantee, and ``passed``: false when a differentially private release
+    would exceed its series' budget (then no noise is drawn and nothing is written) or when the cell
+    key method's own checks fail; the run then writes no release.
+    """
+    work = ws.work(run_id)
+    disclosure = disclosure_meta(policy, tables)
+    count_tables = [t for t in tables if disclosure[t]["method"] != "none"]
+    if policy.method == "dp":
+        protected, figures, control = _release_with_dp(ws, work, policy, count_tables, jurisdiction, period)
+        if not control["passed"]:
+            return {"tables": {}, "history": _history_by_perturbation(jurisdiction, policy.method), "control": control}
+    else:
+        counted = {t: pl.read_parquet(work / "tables" / f"{t}.parquet") for t in count_tables}
+        if policy.method != "cell_key":
+            return _suppress(ws, work, policy, tables, counted, disclosure, jurisdiction, period)
+        protected, figures, control = _perturb_with_cell_keys(work, policy, counted)
+    _write_protected(work, tables, protected, figures, disclosure)
+    return {"tables": figures, "history": _history_by_perturbation(jurisdiction, policy.method), "control": control}
+
+
+def _write_protected(
+    work: Path,
+    tables: list[str],
+    protected: dict[str, pl.DataFrame],
+    figures: dict[str, Any],
+    disclosure: dict[str, Any],
+) -> None:
+    """Write the protected tables (tables without personal data as built) and the draft release."""
+    out = work / "protected"
+    out.mkdir(parents=True, exist_ok=True)
+    for t in tables:
+        frame = protected.get(t)
+        if frame is None:
+            frame = pl.read_parquet(work / "tables" / f"{t}.parquet")
+            figures[t] = {"cells": frame.height, "primary": 0, "secondary": 0, "threshold": None}
+        frame.write_parquet(out / f"{t}.parquet")
+        protected[t] = frame
+    write_draft(work / "draft", protected, disclosure)
+
+
+def _history_by_perturbation(jurisdiction: str, method: str) -> dict[str, Any]:
+    """Return the release-history entry of a perturbed release: differences are noisy, not compared."""
+    how = {
+        "cell_key": "the same contributors publish the same value in every release, and a difference of two "
+        "releases is a difference of two noisy values",
+        "dp": "every release of the series is charged to its privacy-budget ledger, so the guarantee covers "
+        "all of them together",
+    }[method]
+    return {"series": jurisdiction, "compared": [], "not_needed": how, "violations": [], "passed": True}
+
+
+def _perturb_with_cell_keys(
+    work: Path, policy: Policy, counted: dict[str, pl.DataFrame]
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any], dict[str, Any]]:
+    """Return the tables published with the cell key method, per table figures, and the method's proof."""
+    if policy.cell_key is None:
+        raise ValueError("the policy's cell key method has no [disclosure.cell_key] parameters")
+    params = policy.cell_key
+    table = ptable(D=params.D, V=params.V, js=params.js)
+    protected: dict[str, pl.DataFrame] = {}
+    figures: dict[str, Any] = {}
+    keyed = []
+    for t, frame in counted.items():
+        keys = [*SPECS[t].dimensions, "measure"]
+        cells = frame.join(
+            pl.read_parquet(work / "cellkeys" / f"{t}.parquet"), on=keys, how="left", maintain_order="left"
+        )
+        # a cell `long` made explicit holds no unit: count 0, and a zero is never perturbed
+        cells = cells.with_columns(pl.col("count").fill_null(0), pl.col("cell_key").fill_null(0.0))
+        if cells.filter(pl.col("count") != pl.col("value")).height:
+            raise RuntimeError(f"{t}: the cell keys were not made from the rows the table counts")
+        cells = cells.with_columns(perturb("value", "cell_key", table).alias("published"))
+        deviation = (cells["published"] - cells["value"]).abs()
+        figures[t] = {
+            "cells": cells.height,
+            "perturbed": cells.height,
+            "changed": int((deviation > 0).sum()),
+            "largest_deviation": max(deviation.to_list(), default=0),
+            "D": params.D,
+            "V": params.V,
+            "js": params.js,
+        }
+        keyed.append(cells.select("value", "cell_key", "published"))
+        protected[t] = cells.select(
+            *[pl.col("published").alias(c) if c == "value" else pl.col(c) for c in frame.columns],
+            pl.lit(PERTURBED).alias("conf_status"),
+        )
+    every = pl.concat(keyed) if keyed else pl.DataFrame({"value": [], "cell_key": [], "published": []})
+    consistent = every.group_by("value", "cell_key").agg(pl.col("published").n_unique().alias("n"))["n"].max()
+    properties = table.properties()
+    checks = {
+        "mean_zero": all(abs(row.mean) < 1e-6 for row in table.rows),
+        "variance_at_most_V": all(row.variance <= params.V + 1e-6 for row in table.rows),
+        "deviation_at_most_D": all(f["largest_deviation"] <= params.D for f in figures.values()),
+        "same_contributors_same_value": consistent is None or consistent == 1,
+    }
+    control = {
+        "method": "cell_key",
+        "parameters": {"D": params.D, "V": params.V, "js": params.js},
+        "ptable": properties,
+        "record_key": RECORD_KEY,
+        "checks": checks,
+        "passed": all(checks.values()),
+        "guarantee": cell_key_guarantee(params.D, params.V, params.js),
+    }
+    if not control["passed"]:
+        control["problem"] = "cell key method: " + ", ".join(k for k, ok in checks.items() if not ok) + " failed"
+    return protected, figures, control
+
+
+def budget_ledger(ws: Workspace, series: str, epsilon_cap: float, delta_cap: float) -> BudgetLedger:
+    """Return the privacy-budget ledger of a release series, under the caps the policy in force sets.
+
+    The ledger (``ledgers/<series>.json`` in the workspace) holds release IDs and the ε and δ each
+    spent — no data. The caps come from the approved policy, not from the file: a DPO who lowers
+    them blocks further releases of a series that has spent more.
+    """
+    path = ws.root / LEDGERS / f"{series}.json"
+    charges = BudgetLedger.from_json(path.read_text("utf-8")).charges if path.exists() else ()
+    return BudgetLedger(series, epsilon_cap, delta_cap, charges)
+
+
+def charge_budget(
+    ws: Workspace, policy: Policy, series: str, release: str, epsilon: float, delta: float
+) -> dict[str, Any]:
+    """Charge a release to its series' ledger, write the ledger, and return it as the report prints it.
+
+    Raises ``BudgetExceeded`` beyond the cap; called before the release is written, so a release is
+    never published without its charge.
+    """
+    if policy.dp is None:
+        raise ValueError("the policy sets no [disclosure.dp] budget")
+    ledger = budget_ledger(ws, series, policy.dp.series_epsilon_cap, policy.dp.series_delta_cap)
+    ledger = ledger.charge(release, epsilon, delta)
+    path = ws.root / LEDGERS / f"{series}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ledger.to_json() + "\n", "utf-8")
+    data: dict[str, Any] = json.loads(ledger.to_json())
+    return data
+
+
+def _release_with_dp(
+    ws: Workspace, work: Path, policy: Policy, count_tables: list[str], series: str, period: Period
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any], dict[str, Any]]:
+    """Return the tables published with differential privacy, per table figures, and the method's proof.
+
+    The series' budget is checked first with the ε and δ the policy allows one release: a release
+    that could exceed the cap is refused before any noise is drawn.
+    """
+    if policy.dp is None:
+        raise ValueError("the policy's differential privacy has no [disclosure.dp] parameters")
+    p = policy.dp
+    ledger = budget_ledger(ws, series, p.series_epsilon_cap, p.series_delta_cap)
+    control: dict[str, Any] = {
+        "method": "dp",
+        "parameters": {
+            "mechanism": p.mechanism,
+            "epsilon": p.epsilon,
+            "delta": p.delta,
+            "rows_per_person": p.rows_per_person,
+            "groups_per_person": p.groups_per_person,
+        },
+        "series": series,
+        "composition": COMPOSITION,
+        "series_epsilon_cap": p.series_epsilon_cap,
+        "series_delta_cap": p.series_delta_cap,
+        "series_epsilon_spent_before": ledger.epsilon_spent,
+        "series_delta_spent_before": ledger.delta_spent,
+        "releases_before": len(ledger.charges),
+    }
+    try:
+        ledger.charge("this release", p.epsilon, p.delta)
+    except BudgetExceeded:
+        problem = (
+            f"privacy budget of series {series!r} exceeded: a release may spend ε={p.epsilon:g}, δ={p.delta:g} and "
+            f"the series has spent ε={ledger.epsilon_spent:g}, δ={ledger.delta_spent:g} of its cap "
+            f"ε={p.series_epsilon_cap:g}, δ={p.series_delta_cap:g} in {len(ledger.charges)} releases; no noise was "
+            f"drawn (the DPO may approve a policy with a smaller epsilon or a higher cap)"
+        )
+        return {}, {}, control | {"passed": False, "problem": problem}
+    rows = {
+        t: {m: pl.read_parquet(work / "rows" / t / f"{m}.parquet") for m in SPECS[t].measure_names}
+        for t in count_tables
+    }
+    result = release_tables(
+        rows,
+        SPECS,
+        p.epsilon,
+        record_key_of(ws, series),
+        p.delta,
+        p.groups_per_person,
+        p.mechanism,  # type: ignore[arg-type]
+    )
+    protected: dict[str, pl.DataFrame] = {}
+    figures: dict[str, Any] = {}
+    for t, table in result.tables.items():
+        protected[t] = table.select(
+            pl.lit(period.label).alias("period"), pl.all(), pl.lit(PERTURBED).alias("conf_status")
+        )
+        figures[t] = {"cells": table.height, "perturbed": table.height, "public_cells": table.height}
+    spent = ledger.charge("this release", result.epsilon, result.delta)
+    control |= {
+        "passed": True,
+        "epsilon": result.epsilon,
+        "delta": result.delta,
+        "rho": result.rho,
+        "scale": result.scale,
+        "sensitivity": result.sensitivity,
+        "accuracy": result.accuracy,
+        "alpha": result.alpha,
+        "levels": result.levels,
+        "cells": result.cells,
+        "series_epsilon_spent": spent.epsilon_spent,
+        "series_delta_spent": spent.delta_spent,
+        "guarantee": result.statement(),
+    }
+    return protected, figures, control
+
+
+def _suppress(
+    ws: Workspace,
+    work: Path,
+    policy: Policy,
+    tables: list[str],
+    counted: dict[str, pl.DataFrame],
+    disclosure: dict[str, Any],
+    jurisdiction: str,
+    period: Period,
 ) -> dict[str, Any]:
     """Suppress the count tables of the release together (linked tables share cells) and write them.
 
     Cells whose difference from an earlier release of the series would reveal a small group are
     protected as primary; afterwards no published cell may still differ that little (``history``).
     """
-    work = ws.work(run_id)
-    out = work / "protected"
-    out.mkdir(parents=True, exist_ok=True)
-    disclosure = disclosure_meta(policy, tables)
-    counted = {
-        t: pl.read_parquet(work / "tables" / f"{t}.parquet") for t in tables if disclosure[t]["method"] != "none"
-    }
     figures: dict[str, Any] = {}
     protected: dict[str, pl.DataFrame] = {}
     earlier = earlier_releases(ws, jurisdiction, period)
@@ -542,14 +871,7 @@ def protect_stage(
                 "threshold_sensitive": disclosure[t]["threshold_sensitive"],
                 "suppressed_share": round((summary.primary + summary.secondary) / max(summary.cells, 1), 4),
             }
-    for t in tables:
-        frame = protected.get(t)
-        if frame is None:
-            frame = pl.read_parquet(work / "tables" / f"{t}.parquet")
-            figures[t] = {"cells": frame.height, "primary": 0, "secondary": 0, "threshold": None}
-        frame.write_parquet(out / f"{t}.parquet")
-        protected[t] = frame
-    write_draft(work / "draft", protected, disclosure)
+    _write_protected(work, tables, protected, figures, disclosure)
     published = {t: protected[t] for t in counted}
     left = [(rid, small_differences(published, old, dims, required)) for rid, old in earlier.items()]
 
@@ -562,7 +884,13 @@ def protect_stage(
         for row in frame.iter_rows(named=True)
     ]
     history["passed"] = not history["violations"]
-    return {"tables": figures, "history": history}
+    control = {
+        "method": "suppression",
+        "parameters": {"threshold": policy.threshold, "threshold_sensitive": policy.threshold_sensitive},
+        "passed": True,
+        "guarantee": SUPPRESSION_GUARANTEE,
+    }
+    return {"tables": figures, "history": history, "control": control}
 
 
 def earlier_releases(ws: Workspace, jurisdiction: str, period: Period) -> dict[str, dict[str, pl.DataFrame]]:
@@ -585,7 +913,14 @@ def earlier_releases(ws: Workspace, jurisdiction: str, period: Period) -> dict[s
 
 
 def audit_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -> dict[str, Any]:
-    """Audit the protected tables from the release's files alone (the attacker's linear programs)."""
+    """Audit the protected tables from the release's files alone, by what the method guarantees.
+
+    Suppression: the attacker's linear programs. Perturbation: the method's own promises, checked on
+    the files as a recipient reads them (every count flagged perturbed, a non-negative integer, never
+    in 1..js under the cell key method; every cell of the public code lists under differential privacy).
+    """
+    if policy.method != "suppression":
+        return _check_perturbed(ws.work(run_id) / "draft", policy, tables)
     report = audit_release(ws.work(run_id) / "draft")
     out: dict[str, Any] = {}
     for t in tables:
@@ -600,6 +935,42 @@ def audit_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -
             "findings": [f.describe() for f in mine[:50]],
             "failing_cells": len(mine),
             "method": "linear programs (HiGHS), every relation of the release",
+        }
+    return out
+
+
+def _check_perturbed(draft: Path, policy: Policy, tables: list[str]) -> dict[str, Any]:
+    """Return, per table, whether its published file keeps the perturbative method's promises."""
+    disclosure = json.loads((draft / "manifest.json").read_text("utf-8"))["disclosure"]
+    out: dict[str, Any] = {}
+    for t in tables:
+        meta = disclosure[t]
+        if meta["method"] == "none":
+            out[t] = {"passed": True, "suppressed": 0, "narrowest_width": None, "findings": [], "method": "none"}
+            continue
+        frame = pl.read_csv(draft / f"{t}.csv", infer_schema=False)
+        value = pl.col("value").cast(pl.Int64, strict=False)
+        problems = {
+            "cells without a published non-negative integer": frame.filter(value.is_null() | (value < 0)).height,
+            "cells not flagged perturbed (P)": frame.filter(pl.col("conf_status") != PERTURBED).height,
+            "cells published twice": frame.height - frame.select(pl.exclude("value", "conf_status")).n_unique(),
+        }
+        if meta["method"] == "cell_key" and meta["js"]:
+            problems[f"cells published in 1..{meta['js']}"] = frame.filter(value.is_between(1, meta["js"])).height
+        if meta["method"] == "dp":
+            expected = published_cells(SPECS[t]) * len(SPECS[t].measures)
+            problems["cells of the public code lists missing"] = max(expected - frame.height, 0)
+        findings = [f"{t}: {n} {what}" for what, n in problems.items() if n]
+        out[t] = {
+            "passed": not findings,
+            "suppressed": 0,
+            "narrowest_width": None,
+            "findings": findings,
+            "failing_cells": sum(problems.values()),
+            "method": {
+                "cell_key": "cell key method: every count perturbed, none negative, none in 1..js",
+                "dp": "differential privacy: every cell of the public code lists published, perturbed, non-negative",
+            }[meta["method"]],
         }
     return out
 

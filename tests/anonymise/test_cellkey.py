@@ -278,3 +278,61 @@ def test_rows_without_a_record_key_count_for_nothing():
     rows = pl.DataFrame({"pid": ["x", "x", "y", "z"], "rk": [None, 0.5, 0.25, None], "cell": [1, 1, 1, 1]})
     cells = cell_keys(rows, ["cell"], "rk", person="pid")
     assert cells.select("count", "cell_key").row(0) == (2, 0.75)
+
+
+# --- a table's cube of cell keys -------------------------------------------------------------------
+
+
+def small_spec():
+    from anonymise import hierarchy as h
+    from anonymise.tables import Dim, Measure, TableSpec
+
+    return TableSpec(
+        id="TX",
+        title_bg="проба",
+        title_en="test",
+        jurisdiction="bg",
+        dims=(
+            Dim("service", h.flat("service", ["a", "b", "c"]), additive=False),
+            Dim("age_band", h.age_band(), additive=True),
+        ),
+        measures=(Measure("unique_persons", "person"),),
+        threshold=5,
+        universe="test",
+    )
+
+
+def test_table_cell_keys_count_what_the_cube_counts_and_key_each_cell_by_its_contributors():
+    from anonymise.cellkey import table_cell_keys
+    from anonymise.tables import cube
+
+    spec = small_spec()
+    bands = ["Y0T2", "Y3T6", "Y18T24", "Y30T54"]
+    rows = pl.DataFrame(
+        {
+            "unit": [f"p{n % 23}" for n in range(60)],
+            "service": [["a", "b", "c"][n % 3] for n in range(60)],
+            "age_band": [bands[(n % 23) % 4] for n in range(60)],
+        }
+    )
+    keyed = table_cell_keys({"unique_persons": rows}, spec, KEY_A)
+    counted = cube({"unique_persons": rows}, spec)
+    joined = counted.join(keyed, on=["service", "age_band", "measure"], how="full", coalesce=True)
+    assert joined.height == counted.height == keyed.height
+    assert (joined["value"] == joined["count"]).all()
+    # a margin (children of Y_LT18, every service) has the cell key of exactly its contributors
+    margin = keyed.filter((pl.col("service") == "_T") & (pl.col("age_band") == "Y_LT18"))
+    people = rows.filter(pl.col("age_band").is_in(["Y0T2", "Y3T6"])).with_columns(
+        record_key_expr("unit", KEY_A).alias("rk")
+    )
+    direct = cell_keys(people, [], "rk", person="unit")
+    assert margin.select("count", "cell_key").row(0) == direct.select("count", "cell_key").row(0)
+
+
+def test_ptable_properties_state_mean_zero_variance_v_and_a_stable_hash():
+    properties = ptable(D=5, V=3, js=2).properties()
+    assert properties["largest_absolute_mean"] < 1e-6 and properties["largest_noise"] == 5
+    assert properties["variance_by_count"]["8"] == pytest.approx(3.0)
+    assert properties["published_values_never_in"] == [1, 2]
+    assert properties["sha256"] == ptable(D=5, V=3.0, js=2).properties()["sha256"]
+    assert properties["sha256"] != ptable(D=5, V=2.5, js=2).properties()["sha256"]

@@ -189,3 +189,77 @@ def test_the_statement_names_the_guarantee():
     release = release_counts(rows([("p1", "f", "Y0T2")]), "person", DIMS, epsilon=1.0, key=KEY, max_groups=2)
     text = release.statement()
     assert "ε = 1" in text and "δ = 0" in text and "at most 2 cells" in text and "post-processing" in text
+
+
+# --- the release's tables ----------------------------------------------------------------------------
+
+
+def release_spec(measure_unit: str = "person"):
+    from anonymise import hierarchy as h
+    from anonymise.tables import Dim, Measure, TableSpec
+
+    return TableSpec(
+        id="TX",
+        title_bg="проба",
+        title_en="test",
+        jurisdiction="bg",
+        dims=(
+            Dim("service", h.flat("service", ["a", "b", "c"]), additive=False),
+            Dim("sex", h.sex(), additive=True),
+        ),
+        measures=(Measure("unique_persons", measure_unit),),
+        threshold=5,
+        universe="test",
+    )
+
+
+def service_rows() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "unit": [f"p{n % 30}" for n in range(70)],
+            "service": [["a", "b", "c"][n % 3] for n in range(70)],
+            "sex": [["f", "m"][(n % 30) % 2] for n in range(70)],
+        }
+    )
+
+
+def test_release_tables_publish_every_public_cell_of_every_level_once():
+    from anonymise.dp import published_cells, release_tables
+    from anonymise.tables import level_combinations
+
+    spec = release_spec()
+    out = release_tables({"TX": {"unique_persons": service_rows()}}, {"TX": spec}, epsilon=1.0, key=KEY)
+    table = out.tables["TX"]
+    assert table.height == published_cells(spec) == (3 + 1) * (len(spec.dim("sex").hierarchy.parent) + 1)
+    assert table.select("service", "sex", "measure").is_unique().all() and table["value"].min() >= 0
+    # one cell per person where only sex is detailed, up to groups_per_person where service is
+    combos = level_combinations(spec)
+    assert out.levels == len(combos) == 4
+    assert out.sensitivity == 1 + 1 + 1 + 1  # groups_per_person = 1
+    wider = release_tables({"TX": {"unique_persons": service_rows()}}, {"TX": spec}, 1.0, KEY, groups_per_person=3)
+    assert wider.sensitivity == 3 + 3 + 1 + 1
+    dp.enable_features("contrib")
+    laplace = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"), scale=wider.scale)
+    assert wider.epsilon == laplace.map(8) <= 1.0
+    assert "ε = 1" in wider.statement() and "at most 3" in wider.statement()
+
+
+def test_release_tables_at_a_huge_epsilon_show_the_unique_persons_as_counted():
+    from anonymise.dp import release_tables
+    from anonymise.tables import cube
+
+    spec = release_spec()
+    rows = service_rows()
+    out = release_tables({"TX": {"unique_persons": rows}}, {"TX": spec}, epsilon=1e5, key=KEY, groups_per_person=3)
+    truth = cube({"unique_persons": rows}, spec)
+    joined = out.tables["TX"].join(truth, on=["service", "sex", "measure"], how="left", suffix="_true")
+    assert (joined["value"] == joined["value_true"].fill_null(0)).all()
+    total = joined.filter((pl.col("service") == TOTAL) & (pl.col("sex") == TOTAL))["value"].item()
+    assert total == 30  # unique persons, not a sum over services
+
+
+def test_release_tables_refuse_measures_that_do_not_count_persons():
+    from anonymise.dp import release_tables
+
+    with pytest.raises(ValueError, match="do not count persons"):
+        release_tables({"TX": {"unique_persons": service_rows()}}, {"TX": release_spec("family")}, 1.0, KEY)

@@ -1,0 +1,212 @@
+"""End to end: the cell key method and differential privacy chosen in the policy, run by the real flow.
+
+Two cell-key releases of one workspace (two partners, then the first alone); one differentially private
+release of one small partner, charged to a series ledger that already holds a release, and a second
+that the ledger refuses (it stops before noise is drawn).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from anonymise.cellkey import KEY_BITS, ptable
+from anonymise.dp import published_cells
+from anonymise.ministry import SPECS
+from flows.governance import approve
+from flows.keystore import open_store
+from flows.publish import verify_release
+from flows.report import render_html
+from flows.workspace import Workspace
+from tests.workspaces import prepare
+
+PERIOD = "2025"
+FIRST = "ruse-svetilnik"  # first in the partner registry: its persons' attributes come from it in every run
+T04_TOTAL = {"geo": "_T", "partner": "_T", "service": "_T", "age_band": "_T", "sex": "_T"}
+
+
+def use_method(ws: Workspace, method: str, **changes: str) -> None:
+    """Switch the workspace policy to ``method`` (and replace lines of it), then have the DPO approve it."""
+    text = ws.policy.read_text("utf-8").replace('method = "suppression"', f'method = "{method}"')
+    for old, new in changes.items():
+        assert old in text
+        text = text.replace(old, new)
+    ws.policy.write_text(text, "utf-8")
+    approve(ws, None, os.environ["ZAKRILA_DPO_PASSPHRASE"])
+
+
+def read(release: Path, table: str) -> pl.DataFrame:
+    """Return a release table as the ministry reads it (values as integers)."""
+    return pl.read_csv(release / f"{table}.csv", infer_schema=False).with_columns(pl.col("value").cast(pl.Int64))
+
+
+def at(frame: pl.DataFrame, **cell: str) -> int:
+    """Return the value of one cell."""
+    return int(frame.filter(*[pl.col(k) == v for k, v in cell.items()])["value"].item())
+
+
+@pytest.fixture(scope="module")
+def inboxes(tmp_path_factory):
+    from flows.synth import generate
+
+    root = tmp_path_factory.mktemp("methods")
+    both = root / "inbox-both"
+    generate(both, scale=0.1, seed=5, defects=0.0)
+    for folder in both.iterdir():
+        if folder.is_dir() and folder.name not in (FIRST, "plovdiv-ksuds"):
+            shutil.rmtree(folder)
+    alone = root / "inbox-first"
+    shutil.copytree(both / FIRST, alone / FIRST)
+    return root, both, alone
+
+
+@pytest.fixture(scope="module")
+def cell_key(inboxes, prefect_server):
+    from flows.pipeline import run_pipeline
+
+    root, both, alone = inboxes
+    ws = prepare(root / "ws-cellkey")
+    use_method(ws, "cell_key")
+    runs = [run_pipeline(inbox=inbox, workspace=ws.root, period=PERIOD, jurisdiction="bg") for inbox in (both, alone)]
+    reports = [json.loads((Path(r["report"]) / "report.json").read_text("utf-8")) for r in runs]
+    return ws, runs, reports
+
+
+@pytest.fixture(scope="module")
+def dp(inboxes, prefect_server):
+    from flows.pipeline import run_pipeline
+
+    root, _, alone = inboxes
+    ws = prepare(root / "ws-dp")
+    use_method(ws, "dp", **{"series_epsilon_cap = 4.0": "series_epsilon_cap = 2.5"})
+    earlier = {
+        "series": "bg",
+        "epsilon_cap": 2.5,
+        "delta_cap": 0.0,
+        "charges": [{"release_id": "bg-2024-earlier", "epsilon": 1.0, "delta": 0.0}],
+    }
+    (ws.root / "ledgers").mkdir()
+    (ws.root / "ledgers" / "bg.json").write_text(json.dumps(earlier), "utf-8")
+    run = run_pipeline(inbox=alone, workspace=ws.root, period=PERIOD, jurisdiction="bg")
+    return ws, run, json.loads((Path(run["report"]) / "report.json").read_text("utf-8"))
+
+
+# --- the cell key method -----------------------------------------------------------------------------
+
+
+def test_cell_key_releases_are_signed_perturbed_and_never_publish_1_to_js(cell_key):
+    _, runs, _ = cell_key
+    for run in runs:
+        release = Path(run["release_dir"])
+        assert verify_release(release).ok
+        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        assert (
+            manifest["disclosure"]["T04"] | {"D": 5, "V": 3.0, "js": 2, "method": "cell_key"}
+            == manifest["disclosure"]["T04"]
+        )
+        assert manifest["disclosure_control"]["method"] == "cell_key"
+        assert "same published value" in manifest["disclosure_control"]["guarantee"]
+        for table in ("T04", "T10"):
+            frame = read(release, table)
+            assert set(frame["conf_status"]) == {"P"} and frame["value"].min() >= 0
+            assert frame.filter(pl.col("value").is_between(1, 2)).height == 0
+
+
+def test_same_contributors_publish_the_same_value_in_every_table_and_release(cell_key):
+    ws, runs, _ = cell_key
+    first, second = (Path(r["release_dir"]) for r in runs)
+    assert first != second
+    dims = ["geo", "partner", "service", "age_band", "sex", "measure"]
+    # The first partner's cells count the same people in both releases (its attributes win in both).
+    mine = [
+        read(r, "T04").filter((pl.col("partner") == FIRST) & (pl.col("measure") == "unique_persons"))
+        for r in (first, second)
+    ]
+    both = mine[0].join(mine[1], on=dims, suffix="_2")
+    assert both.height == mine[0].height == mine[1].height and both.filter(pl.col("value") > 2).height >= 10
+    assert (both["value"] == both["value_2"]).all()
+    # The national total of T04 and of T10 counts the same people served: the same value in both tables.
+    for release in (first, second):
+        assert at(read(release, "T04"), **T04_TOTAL, measure="unique_persons") == at(
+            read(release, "T10"), geo="_T", rural="_T", age_band="_T"
+        )
+    # ... and it is what the cell key method gives, computed here with the standard library alone.
+    store = ws.root / "store" / "bg" / PERIOD / FIRST
+    events = pl.concat([pl.read_parquet(f) for f in store.rglob("events.parquet")])
+    served = set(events.filter(pl.col("month").str.starts_with(PERIOD))["person_cid"].to_list())
+    key = open_store(ws.keys).key("bg-central", "record")
+    total = sum(int.from_bytes(hmac.digest(key, p.encode(), hashlib.sha256)[: KEY_BITS // 8], "big") for p in served)
+    cell_key = (total % 2**KEY_BITS) / 2**KEY_BITS
+    row = ptable(D=5, V=3.0, js=2).rows[-1]
+    (noise,) = [v for v, lo, up in zip(row.noise, row.lower, row.upper, strict=True) if lo <= cell_key < up]
+    assert at(read(second, "T04"), **T04_TOTAL, measure="unique_persons") == len(served) + noise
+
+
+def test_the_report_states_d_v_js_and_the_ptable_properties(cell_key):
+    _, runs, reports = cell_key
+    d = reports[0]["disclosure"]
+    assert d["method"] == "cell_key" and d["parameters"] == {"D": 5, "V": 3.0, "js": 2}
+    assert d["ptable"]["largest_absolute_mean"] < 1e-6 and d["ptable"]["largest_noise"] == 5
+    assert d["ptable"]["variance_by_count"][str(d["ptable"]["symmetry"])] == pytest.approx(3.0)
+    assert all(d["checks"].values())
+    assert d["tables"]["T04"]["audit"]["passed"] and d["tables"]["T04"]["largest_deviation"] <= 5
+    assert d["history"]["not_needed"]
+    page = render_html(reports[0])
+    for text in ("cell key method", "D = 5", "p-table SHA-256", "same contributors same value"):
+        assert text in page, text
+
+
+# --- differential privacy ----------------------------------------------------------------------------
+
+
+def test_dp_publishes_every_cell_of_the_code_lists_with_noise(dp):
+    _, run, _ = dp
+    release = Path(run["release_dir"])
+    assert verify_release(release).ok
+    for table in ("T04", "T10"):
+        frame = read(release, table)
+        assert frame.height == published_cells(SPECS[table]) * len(SPECS[table].measures)
+        assert set(frame["conf_status"]) == {"P"} and frame["value"].min() >= 0
+    manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+    assert manifest["disclosure"]["T04"]["method"] == "dp" and manifest["disclosure"]["T04"]["groups_per_person"] == 4
+    assert 0 < manifest["disclosure_control"]["epsilon"] <= 1.0
+
+
+def test_dp_release_is_charged_to_the_series_ledger_and_the_report_prints_it(dp):
+    ws, run, report = dp
+    ledger = json.loads((ws.root / "ledgers" / "bg.json").read_text("utf-8"))
+    assert [c["release_id"] for c in ledger["charges"]] == ["bg-2024-earlier", run["release_id"]]
+    budget = report["disclosure"]["budget"]
+    assert 0 < budget["epsilon_release"] <= 1.0 and budget["epsilon_series"] == pytest.approx(
+        1 + budget["epsilon_release"]
+    )
+    assert budget["epsilon_cap"] == 2.5 and budget["groups_per_person"] == 4 and budget["mechanism"] == "laplace"
+    assert budget["ledger"]["charges"] == ledger["charges"]
+    page = render_html(report)
+    assert "Privacy budget of series bg" in page and run["release_id"] in page
+
+
+def test_a_dp_release_beyond_the_series_cap_is_refused_before_any_noise(dp, inboxes):
+    from flows.pipeline import RunFailed, run_pipeline
+
+    ws, run, _ = dp
+    before = (ws.root / "ledgers" / "bg.json").read_text("utf-8")
+    releases = sorted(p.name for p in ws.releases.iterdir())
+    with pytest.raises(RunFailed, match="privacy budget of series 'bg' exceeded") as refused:
+        run_pipeline(inbox=inboxes[2], workspace=ws.root, period=PERIOD, jurisdiction="bg")
+    assert "cap ε=2.5" in str(refused.value) and "no release written" in str(refused.value)
+    assert (ws.root / "ledgers" / "bg.json").read_text("utf-8") == before
+    assert sorted(p.name for p in ws.releases.iterdir()) == releases
+    latest = max((p for p in ws.reports.iterdir() if p.name != Path(run["report"]).name), key=lambda p: p.name)
+    report = json.loads((latest / "report.json").read_text("utf-8"))
+    assert report["status"] == "no_release" and "privacy budget" in report["failure"]
+    assert report["disclosure"]["refused"] == report["failure"]
+    assert report["disclosure"]["budget"]["epsilon_series"] is None  # nothing spent by the refused run
+    assert "refused" in render_html(report)
