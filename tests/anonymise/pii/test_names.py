@@ -249,3 +249,11 @@ def test_a_common_noun_name_opening_a_sentence_before_a_preposition_is_the_noun(
     text = "Надежда за подобрение има. Вчера дойде Надежда за документите. Надежда дойде."
     assert spans(recognizer, text) == ["Надежда", "Надежда"]
     assert [r.start for r in recognizer.analyze(text, ["PERSON"])] == [text.index("Вчера") + 12, text.rindex("Надежда")]
+
+
+def test_record_names_inside_nested_institution_quotes_and_after_numbers() -> None:
+    recognizer = record_recognizer([("Надежда Петрова", "parent")], "ru")
+    text = "Семья направлена в ГКУ СО «Центр помощи детям «Вера, Надежда, Любовь»». Надежда Петрова пришла."
+    assert spans(recognizer, text) == ["Надежда Петрова"]
+    bg = record_recognizer([("Надежда Петрова", "parent")], "bg")
+    assert spans(bg, "Адрес: бл. 9, ап. 5. Надежда за подобрение има.") == []

@@ -64,7 +64,7 @@ class ZakrilaPhoneRecognizer(LocalRecognizer):
     ) -> list[RecognizerResult]:
         """Return the phone numbers of the recognizer's regions found in ``text``."""
         results: list[RecognizerResult] = []
-        for offset, stretch in _stretches(text):
+        for offset, stretch in _stretches(text, self.regions):
             for region in self.regions:
                 matches = phonenumbers.PhoneNumberMatcher(stretch, region, leniency=phonenumbers.Leniency.VALID)
                 results.extend(self._result(match, offset, region) for match in matches if self._is_phone(match))
@@ -99,15 +99,29 @@ class ZakrilaPhoneRecognizer(LocalRecognizer):
         return egn.is_valid(digits) or lnc.is_valid(digits)
 
 
-def _stretches(text: str) -> list[tuple[int, str]]:
+def _possible(candidate: str, region: str) -> bool:
+    """Return whether ``candidate`` can be read as a number of ``region`` (its length, not its validity)."""
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(candidate, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _stretches(text: str, regions: tuple[str, ...]) -> list[tuple[int, str]]:
     """Return (offset, text) of the stretches of ``text`` around its digit runs, those close together joined.
 
-    A stretch never cuts a run of digits and separators, so phonenumbers sees each candidate whole.
+    A stretch never cuts a run of digits and separators, so phonenumbers sees each candidate whole. Runs
+    that cannot be a phone are left out: dates, and runs that are not even a possible number in any of
+    the regions (a ЕГН has ten digits, a Bulgarian number at most nine after its trunk 0; an ИНН twelve,
+    an IBAN's groups fourteen or more) unless a slash may join two numbers.
     """
     spans: list[list[int]] = []
     for run in DIGIT_RUN.finditer(text):
-        if DATE_LIKE.match(run.group()):
+        candidate = run.group()
+        if DATE_LIKE.match(candidate):
             continue  # a date alone is never taken for a phone (see ``_is_phone``)
+        if "/" not in candidate and not any(_possible(candidate, region) for region in regions):
+            continue
         start, end = max(0, run.start() - MARGIN), min(len(text), run.end() + MARGIN)
         if spans and start <= spans[-1][1]:
             spans[-1][1] = end
