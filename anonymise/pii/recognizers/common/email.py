@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import tldextract
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
@@ -25,4 +27,10 @@ class ZakrilaEmailRecognizer(TextPatternRecognizer, EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         """Return whether the address's domain has a known public suffix."""
-        return _OFFLINE_EXTRACT(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+        return _has_public_suffix(pattern_text.rsplit("@", 1)[-1].lower())
+
+
+@lru_cache(maxsize=4096)
+def _has_public_suffix(domain: str) -> bool:
+    """Return whether ``domain`` ends in a known public suffix (cached: a few domains serve most addresses)."""
+    return _OFFLINE_EXTRACT(domain).fqdn != ""
