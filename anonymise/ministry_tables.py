@@ -34,7 +34,7 @@ import polars as pl
 from anonymise import hierarchy as h
 from anonymise.hierarchy import TOTAL, UNKNOWN
 from anonymise.ministry import AGE, SEX, Store, register
-from anonymise.tables import Dim, Measure, TableSpec
+from anonymise.tables import Dim, GroupScan, Measure, TableSpec
 from schemas import codes, geography
 
 #: Operation-code prefixes of the Bulgarian ESF programmes (OP HRD and OP SESG 2014–2020, PHRD/PEO/PFBMA
@@ -637,6 +637,7 @@ T09 = TableSpec(
     floor="NUTS2",
     period_kind="year",
     # NUTS2 × five groups × six areas is small enough to publish in full
+    group_scan=GroupScan("group", "children_reached", CG_GROUPS),
 )
 
 

@@ -30,7 +30,7 @@ import polars as pl
 from anonymise.hierarchy import TOTAL, Hierarchy
 from anonymise.period import Period
 
-__all__ = ["TOTAL", "Dim", "Measure", "TableSpec", "canonical_persons", "cube", "long", "build_t11"]
+__all__ = ["TOTAL", "Dim", "GroupScan", "Measure", "TableSpec", "canonical_persons", "cube", "long", "build_t11"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,16 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class GroupScan:
+    """A scan for group disclosure (:mod:`anonymise.groups`): cells where a sensitive code of ``dim``
+    holds all or none of the units ``measure`` counts in a cell of the other dimensions."""
+
+    dim: str
+    measure: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """What a table is. Everything the release states about it (hierarchies.json, the manifest) comes
     from here, and so do suppression's and the audit's equations."""
@@ -83,6 +93,9 @@ class TableSpec:
     #: The dimension sets published in detail together; every other dimension is at its total in those
     #: cells. Empty: the full cross of every dimension.
     crossings: tuple[tuple[str, ...], ...] = ()
+    #: Cells protected as primary beyond the threshold because they reveal that all or none of a
+    #: published population is in a sensitive group. None: the table has no such group.
+    group_scan: GroupScan | None = None
 
     @property
     def dimensions(self) -> tuple[str, ...]:

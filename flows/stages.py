@@ -21,6 +21,7 @@ from anonymise.auditing import HIERARCHIES, audit_release, read_release
 from anonymise.cellkey import perturb, ptable, table_cell_keys
 from anonymise.constraints import required_expr
 from anonymise.dp import COMPOSITION, BudgetExceeded, BudgetLedger, published_cells, release_tables
+from anonymise.groups import FULL, NONE, ZERO_POPULATION_MULTIPLE, group_disclosure, with_cells
 from anonymise.history import small_differences
 from anonymise.identifiers import checksum_valid
 from anonymise.leaks import (
@@ -839,6 +840,8 @@ def _suppress(
 
     Cells whose difference from an earlier release of the series would reveal a small group are
     protected as primary; afterwards no published cell may still differ that little (``history``).
+    So are the cells of a table declaring a group scan that reveal all or none of a population to be
+    in a sensitive group (:mod:`anonymise.groups`); the table's figures count them.
     """
     figures: dict[str, Any] = {}
     protected: dict[str, pl.DataFrame] = {}
@@ -846,6 +849,14 @@ def _suppress(
     metas = {t: table_meta(SPECS[t], policy.threshold, policy.threshold_sensitive) for t in counted}
     dims = {t: list(SPECS[t].dimensions) for t in counted}
     required = {t: required_expr(m) for t, m in metas.items()}
+    # cells revealing that all or none of a population is in a sensitive group; a flagged zero the
+    # table leaves out (absent means zero) becomes a row, so that it can carry its suppression
+    grouped = {
+        t: group_disclosure(frame, SPECS[t], threshold=metas[t].threshold)
+        for t, frame in counted.items()
+        if SPECS[t].group_scan is not None
+    }
+    counted = {t: with_cells(frame, grouped[t], SPECS[t]) if t in grouped else frame for t, frame in counted.items()}
     risky = [small_differences(counted, old, dims, required) for old in earlier.values()]
     also = {
         t: pl.concat([r.filter(pl.col("table") == t) for r in risky], how="diagonal")
@@ -857,6 +868,9 @@ def _suppress(
         "compared": sorted(earlier),
         "cells_protected_for_history": {t: f.select([*dims[t], "measure"]).unique().height for t, f in also.items()},
     }
+    for t, cells in grouped.items():
+        if cells.height:
+            also[t] = pl.concat([f for f in (also.get(t), cells) if f is not None], how="diagonal")
     if counted:
         protected, summaries = protect(counted, SPECS, policy.threshold, policy.threshold_sensitive, also_primary=also)
         for t, summary in summaries.items():
@@ -871,6 +885,14 @@ def _suppress(
                 "threshold_sensitive": disclosure[t]["threshold_sensitive"],
                 "suppressed_share": round((summary.primary + summary.secondary) / max(summary.cells, 1), 4),
             }
+            if t in grouped:
+                # counts only: which cells, and their values, stay out of the report
+                reasons = grouped[t]["reason"]
+                figures[t]["group_disclosure"] = {
+                    FULL: int((reasons == FULL).sum()),
+                    NONE: int((reasons == NONE).sum()),
+                    "zero_protected_below": ZERO_POPULATION_MULTIPLE * metas[t].threshold,
+                }
     _write_protected(work, tables, protected, figures, disclosure)
     published = {t: protected[t] for t in counted}
     left = [(rid, small_differences(published, old, dims, required)) for rid, old in earlier.items()]

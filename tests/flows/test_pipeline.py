@@ -79,6 +79,7 @@ def test_report_json_has_the_public_keys(e2e):
     assert {"T04.csv", "T10.csv", "T11.csv", "hierarchies.json"} <= set(r["release_files"])
     assert "T12.csv" not in r["release_files"] and "T05.csv" not in r["release_files"]
     assert r["disclosure"]["tables"]["T04"]["audit"]["passed"]
+    assert set(r["disclosure"]["tables"]["T09"]["group_disclosure"]) == {"100%", "0%", "zero_protected_below"}
     assert r["pseudonymisation"]["collisions"] == 0
 
 
@@ -246,6 +247,7 @@ def test_the_html_report_renders_in_a_real_browser(e2e, tmp_path):
         e2e["result"]["release_id"],
         "reconciles",
         "passed",
+        "Group disclosure scan of T09",
     ):
         assert text in dom, text
     shot = tmp_path / "report.png"
@@ -362,6 +364,16 @@ def test_the_release_passes_the_audit_from_its_files_alone(e2e):
     assert hierarchies["T04"]["geo"]["parent"]["BG323"] == "BG32" and hierarchies["T04"]["partner"]["additive"] is False
     disclosure = json.loads((release / "manifest.json").read_text("utf-8"))["disclosure"]
     assert disclosure["T04"]["at_most"] == {"new_entrants": "unique_persons"}
+    # T09: no published count of a Child Guarantee group equals its published population (100 %)
+    t09 = pl.read_csv(release / "T09.csv", schema_overrides={"value": pl.Int64}).filter(
+        pl.col("measure") == "children_reached"
+    )
+    population = t09.filter(pl.col("group") == "_T").select("geo", "cg_area", pl.col("value").alias("population"))
+    groups = t09.filter(pl.col("group").is_in(["disability", "minority", "homeless", "precarious_family"]))
+    whole = groups.join(population, on=["geo", "cg_area"]).filter(
+        (pl.col("population") > 0) & (pl.col("value") == pl.col("population"))
+    )
+    assert whole.height == 0, whole
 
 
 def test_publishing_any_secondary_cell_of_the_release_back_is_a_finding(e2e):
