@@ -72,9 +72,7 @@ def test_epsilon_spent_is_what_opendps_privacy_map_says():
     data = rows([("p1", "f", "Y0T2"), ("p2", "m", "Y0T2")])
     release = release_counts(data, "person", DIMS, epsilon=0.7, key=KEY, max_groups=2)
     dp.enable_features("contrib")
-    laplace = dp.m.make_laplace(
-        dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"), scale=release.scale
-    )
+    laplace = dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"), scale=release.scale)
     assert release.sensitivity == 2
     assert release.epsilon == laplace.map(2) and release.epsilon <= 0.7
     assert release.delta == 0.0

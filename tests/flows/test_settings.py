@@ -6,14 +6,8 @@ import sys
 
 
 def _prefect_value(setting: str, env: dict[str, str]) -> str:
-    code = (
-        "import flows.cli\n"
-        f"from prefect.settings import {setting} as s\n"
-        "print(s.value())\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
+    code = f"import flows.cli\nfrom prefect.settings import {setting} as s\nprint(s.value())\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return out.stdout.strip()
 
 

@@ -169,8 +169,12 @@ def test_an_erased_subject_leaves_the_store_and_the_release(tmp_path, inbox, pre
     # two persons left and in which cells: the history check protects every such cell instead.
     t04 = pl.read_csv(Path(after["result"]["release_dir"]) / "T04.csv", infer_schema=False)
     total = t04.filter(
-        (pl.col("geo") == "_T") & (pl.col("partner") == "_T") & (pl.col("service") == "_T")
-        & (pl.col("age_band") == "_T") & (pl.col("sex") == "_T") & (pl.col("measure") == "unique_persons")
+        (pl.col("geo") == "_T")
+        & (pl.col("partner") == "_T")
+        & (pl.col("service") == "_T")
+        & (pl.col("age_band") == "_T")
+        & (pl.col("sex") == "_T")
+        & (pl.col("measure") == "unique_persons")
     )
     assert total["conf_status"].item() != "F" and total["value"].item() is None
     history = after["disclosure"]["history"]
