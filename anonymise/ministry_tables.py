@@ -113,9 +113,10 @@ def with_unknown(name: str, codes_: Iterable[str]) -> h.Hierarchy:
 
 @cache
 def early_childhood_age() -> h.Hierarchy:
-    """Return T08's ages: years 0, 1 and 2 under the band 0–2, and the band 3–6 beside it."""
-    parent = {"Y0": "Y0T2", "Y1": "Y0T2", "Y2": "Y0T2", "Y0T2": TOTAL, "Y3T6": TOTAL}
-    level = {"Y0": "age", "Y1": "age", "Y2": "age", "Y3T6": "age", "Y0T2": "band"}
+    """Return T08's ages: years 0, 1 and 2 under the band 0–2, the band 3–6 beside it, and ``PRE`` (the
+    child is not born yet: where expectant parents are counted)."""
+    parent = {"Y0": "Y0T2", "Y1": "Y0T2", "Y2": "Y0T2", "Y0T2": TOTAL, "Y3T6": TOTAL, "PRE": TOTAL}
+    level = {"Y0": "age", "Y1": "age", "Y2": "age", "Y3T6": "age", "Y0T2": "band", "PRE": "age"}
     return h.make("early_childhood_age", parent, level, ["age", "band"])
 
 
@@ -576,7 +577,8 @@ T08 = TableSpec(
         Dim("age", early_childhood_age(), additive=True),
         SEX,
     ),
-    measures=(Measure("children_reached", "person"),),
+    # expectant parents are counted at age PRE (before birth), by their own sex
+    measures=(Measure("children_reached", "person"), Measure("expectant_parents_reached", "person")),
     threshold=10,
     universe="bg:early-childhood-children",
     floor="NUTS3",
@@ -587,32 +589,33 @@ T08 = TableSpec(
 
 
 def rows_t08(store: Store) -> dict[str, pl.DataFrame]:
-    """Rows of T08 (early childhood), per measure: children aged 0–6 at the period end who used an early-childhood
-    service.
+    """Rows of T08 (early childhood), per measure: children aged 0–6 at the period end, and expectant
+    parents, who used an early-childhood service in the period.
     """
     _require(store, "bg")
-    people = (
-        store.people()
-        .filter(pl.col("age").is_between(0, 6))
-        .select(
-            "person_cid",
-            "geo",
-            pl.when(pl.col("age") <= 2)
-            .then(pl.concat_str(pl.lit("Y"), pl.col("age").cast(pl.String)))
-            .otherwise(pl.lit("Y3T6"))
-            .alias("age"),
-            "sex",
-        )
+    people = store.people()
+    children = people.filter(pl.col("age").is_between(0, 6)).select(
+        "person_cid",
+        "geo",
+        pl.when(pl.col("age") <= 2)
+        .then(pl.concat_str(pl.lit("Y"), pl.col("age").cast(pl.String)))
+        .otherwise(pl.lit("Y3T6"))
+        .alias("age"),
+        "sex",
     )
-    rows = (
+    expectant = people.filter(pl.col("role") == "expectant_parent").select(
+        "person_cid", "geo", pl.lit("PRE").alias("age"), "sex"
+    )
+    used = (
         store.served()
         .filter(pl.col("service_code").is_in(EARLY_CHILDHOOD_SERVICES))
         .select("person_cid", pl.col("service_code").alias("service"))
         .unique()
-        .join(people, on="person_cid", how="inner")
-        .rename({"person_cid": "unit"})
     )
-    return {"children_reached": rows}
+    return {
+        "children_reached": used.join(children, on="person_cid", how="inner").rename({"person_cid": "unit"}),
+        "expectant_parents_reached": used.join(expectant, on="person_cid", how="inner").rename({"person_cid": "unit"}),
+    }
 
 
 # --- Child Guarantee groups (T09) ----------------------------------------------------------------

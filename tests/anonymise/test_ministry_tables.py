@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -304,6 +305,26 @@ def test_t08_counts_children_0_to_6_reached_by_early_childhood_services(tables: 
     assert cell(t, "children_reached", geo="BG323", service="patronage_care") == 1
     assert cell(t, "children_reached", age="Y0T2") == 3 and cell(t, "children_reached", age="Y1") == 1
     assert cell(t, "children_reached", geo="BG323", age="Y0", sex="x") == 1
+
+
+def test_t08_counts_expectant_parents_before_birth(store: Store) -> None:
+    mother = ("p13", "c12", "expectant_parent", "f", 24, "Y18T24", "national", "PDV22", True, "no", "no", "no", RUSE)
+    visit = ("e14", "p13", "c12", "2025-03", "patronage_care", "home_visit", "individual", RUSE)
+    extra = store.events.head(1).with_columns(
+        *(pl.lit(v).alias(c) for c, v in zip(EVENT_COLUMNS, visit, strict=True)), pl.lit("2025-Q1").alias("quarter")
+    )
+    with_mother = replace(
+        store,
+        persons=pl.concat([store.persons, frame([mother], PERSON_COLUMNS).with_columns(pl.col("age").cast(pl.Int32))]),
+        events=pl.concat([store.events, extra]),
+    )
+    t = BUILDERS["T08"](with_mother)
+    assert cell(t, "expectant_parents_reached") == 1
+    assert cell(t, "expectant_parents_reached", age="PRE", geo="BG421", sex="f") == 1
+    assert cell(t, "expectant_parents_reached", age="PRE", service="patronage_care") == 1
+    assert cell(t, "children_reached") == 4  # she is not a child
+    born = t.filter(pl.col("measure") == "expectant_parents_reached", pl.col("age").is_in(["Y0T2", "Y3T6"]))
+    assert born["value"].sum() == 0
 
 
 def test_t09_counts_children_by_child_guarantee_group_and_area(tables: dict[str, pl.DataFrame]) -> None:
