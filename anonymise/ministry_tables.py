@@ -713,11 +713,8 @@ T12 = TableSpec(
 
 
 def district_group(people: pl.DataFrame) -> pl.Expr:
-    """Return each person's Samara district group: the store's own column, else from the OKTMO code.
-
-    The v1 store keeps no OKTMO code for Russian persons (the Bulgarian geography gives nulls), so
-    until it does every recipient is in ``_U``.
-    """
+    """Return each person's Samara district group: the store's own column (derived from the person's OKTMO
+    settlement code when the store was written), else from an OKTMO code column, else ``_U``."""
     groups = list(h.district_group_ru().parent)
     if "district_group" in people.columns:
         return _coded("district_group", h.district_group_ru())

@@ -28,7 +28,7 @@ from anonymise.identifiers import linkage_expr
 from anonymise.names import fallback_key_expr
 from anonymise.pii.notes import known_people, scan_notes
 from anonymise.pseudonym import pseudonym
-from schemas.geography import geography_columns
+from schemas.geography import district_group_column, geography_columns
 
 NATIONAL_ID_TYPES = {"egn": "egn", "lnc": "lnc", "snils": "snils", "passport": "passport", "birth_certificate": "bc"}
 
@@ -111,6 +111,7 @@ def pseudonymise_batch(
         age_band(age).alias("age_band"),
         citizenship_group("citizenship", national_citizenship).alias("citizenship_group"),
         *geography_columns("settlement_code"),
+        district_group_column("settlement_code"),
         tri_state("disability").alias("disability"),
         tri_state("minority").alias("minority"),
         tri_state("homeless").alias("homeless"),

@@ -194,6 +194,16 @@ def _mapping(column: str) -> tuple[pl.Series, pl.Series]:
     return s["ekatte"], s[column]
 
 
+def district_group_column(settlement: pl.Expr | str) -> pl.Expr:
+    """Return the Samara-region district group (``samara``, ``tolyatti``, ``syzran``, ``other``) of an
+    OKTMO settlement code column; null for any other code (a Bulgarian EKATTE code, say)."""
+    code = (pl.col(settlement) if isinstance(settlement, str) else settlement).cast(pl.String)
+    ref = _oktmo()
+    return code.replace_strict(
+        ref["oktmo"].to_list(), ref["district_group"].to_list(), default=None, return_dtype=pl.String
+    ).alias("district_group")
+
+
 def geography_columns(settlement: pl.Expr | str) -> list[pl.Expr]:
     """Return expressions deriving ``municipality_code, district_code, nuts3, nuts2, rural``.
 

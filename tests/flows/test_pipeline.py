@@ -214,7 +214,12 @@ def test_the_russian_pilot_runs_in_its_own_domain_and_never_in_the_bulgarian_run
     assert report["release_files"] == ["T11.csv", "T12.csv", "hierarchies.json"]
     domains = {d["domain"] for d in report["pseudonymisation"]["domains"]}
     assert domains == {"local:samara-krug", "ru"}
-    ru_cids = set(pl.read_parquet(next((ws / "store" / "ru").rglob("persons.parquet")))["person_cid"])
+    ru_persons = pl.read_parquet(next((ws / "store" / "ru").rglob("persons.parquet")))
+    # the store keeps the district group of the person's OKTMO settlement, and T12 publishes by it
+    assert "samara" in set(ru_persons["district_group"])
+    t12 = pl.read_csv(next((ws / "releases").rglob("T12.csv")), infer_schema=False)
+    assert "samara" in set(t12["district_group"])
+    ru_cids = set(ru_persons["person_cid"])
     bg_cids = set(
         pl.concat([pl.read_parquet(f) for f in (e2e["ws"] / "store" / "bg").rglob("persons.parquet")])["person_cid"]
     )
