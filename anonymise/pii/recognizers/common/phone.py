@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
@@ -99,28 +100,47 @@ class ZakrilaPhoneRecognizer(LocalRecognizer):
         return egn.is_valid(digits) or lnc.is_valid(digits)
 
 
-def _possible(candidate: str, region: str) -> bool:
-    """Return whether ``candidate`` can be read as a number of ``region`` (its length, not its validity)."""
-    try:
-        return phonenumbers.is_possible_number(phonenumbers.parse(candidate, region))
-    except phonenumbers.NumberParseException:
-        return False
+@lru_cache(maxsize=16)
+def _numbering(region: str) -> tuple[str, str, tuple[str, ...], frozenset[int]]:
+    """Return (country code, trunk prefix, international prefixes, possible national lengths) of a region,
+    from phonenumbers' metadata."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None:
+        raise ValueError(f"phonenumbers has no metadata for region {region!r}")
+    idd = tuple({"00", meta.international_prefix or "00"} if (meta.international_prefix or "").isdigit() else {"00"})
+    return str(meta.country_code), meta.national_prefix or "", idd, frozenset(meta.general_desc.possible_length)
+
+
+def _plausible(candidate: str, region: str) -> bool:
+    """Return whether the digits of ``candidate`` have a length a number of ``region`` can have, written
+    nationally, with its trunk prefix, or internationally (a cheap test before phonenumbers reads it)."""
+    country, trunk, idd, lengths = _numbering(region)
+    digits = "".join(ch for ch in candidate if ch.isdigit())
+    n = len(digits)
+    if candidate.lstrip("( ").startswith("+"):
+        return digits.startswith(country) and n - len(country) in lengths
+    return (
+        n in lengths
+        or (bool(trunk) and digits.startswith(trunk) and n - len(trunk) in lengths)
+        or (digits.startswith(country) and n - len(country) in lengths)
+        or any(digits.startswith(p + country) and n - len(p) - len(country) in lengths for p in idd)
+    )
 
 
 def _stretches(text: str, regions: tuple[str, ...]) -> list[tuple[int, str]]:
     """Return (offset, text) of the stretches of ``text`` around its digit runs, those close together joined.
 
     A stretch never cuts a run of digits and separators, so phonenumbers sees each candidate whole. Runs
-    that cannot be a phone are left out: dates, and runs that are not even a possible number in any of
-    the regions (a ЕГН has ten digits, a Bulgarian number at most nine after its trunk 0; an ИНН twelve,
-    an IBAN's groups fourteen or more) unless a slash may join two numbers.
+    that cannot be a phone are left out: dates, and runs whose length no number of the regions has
+    (an ИНН has twelve digits, a СНИЛС eleven, an IBAN's groups fourteen or more), unless a slash may
+    join two numbers.
     """
     spans: list[list[int]] = []
     for run in DIGIT_RUN.finditer(text):
         candidate = run.group()
         if DATE_LIKE.match(candidate):
             continue  # a date alone is never taken for a phone (see ``_is_phone``)
-        if "/" not in candidate and not any(_possible(candidate, region) for region in regions):
+        if "/" not in candidate and not any(_plausible(candidate, region) for region in regions):
             continue
         start, end = max(0, run.start() - MARGIN), min(len(text), run.end() + MARGIN)
         if spans and start <= spans[-1][1]:
