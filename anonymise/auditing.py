@@ -78,7 +78,7 @@ def read_release(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, Table
         tables[tid] = frame
         metas[tid] = TableMeta(
             dims=dims,
-            hierarchies={k: DimMeta(bool(v["additive"]), dict(v["parent"])) for k, v in hierarchies[tid].items()},
+            hierarchies={k: DimMeta.from_json(v) for k, v in hierarchies[tid].items()},
             at_most=dict(d.get("at_most", {})),
             universe=str(d["universe"]),
             threshold=int(d["threshold"]),

@@ -7,7 +7,8 @@ from the data behind it:
   its children (``parent − Σ children = 0``);
 - a **non-additive** dimension (one unit under several codes: partner, service, period): a parent is
   at least each child and at most the sum of its children (``child − parent ≤ 0``,
-  ``parent − Σ children ≤ 0``);
+  ``parent − Σ children ≤ 0``) — except for the measures the release names as additive over it
+  (``additive_for``: each of T05's events has one service), whose parents are sums;
 - a measure that never exceeds another in the same cell (new entrants ≤ unique persons);
 - **linked tables**: cells of two tables counting the same universe, where the dimensions they share
   agree and every other dimension is at its total, are the same number (``a − b = 0``).
@@ -36,10 +37,28 @@ SEP = "\x1f"
 
 @dataclass(frozen=True)
 class DimMeta:
-    """One dimension of one table as the release describes it."""
+    """One dimension of one table as the release describes it.
+
+    ``additive_for``: measures whose units the codes partition although ``additive`` is false for the
+    table's other measures (T05's events by service, where persons are not).
+    """
 
     additive: bool
     parent: Mapping[str, str]
+    additive_for: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, object]) -> DimMeta:
+        """Return the dimension as ``hierarchies.json`` states it (``additive``, ``parent``, ``additive_for``)."""
+        return cls(
+            bool(entry["additive"]),
+            dict(entry["parent"]),  # type: ignore[call-overload]
+            frozenset(entry.get("additive_for", ())),  # type: ignore[arg-type]
+        )
+
+    def additive_in(self, measure: str) -> bool:
+        """Return whether the codes partition the units ``measure`` counts."""
+        return self.additive or measure in self.additive_for
 
 
 @dataclass(frozen=True)
@@ -138,21 +157,26 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
                 f.select(*others, pl.col(d).alias("_p"), pl.col("cell").alias("parent")),
                 on=[*others, "_p"],
                 how="inner",
-            ).select("parent", pl.col("cell").alias("child"))
+            ).select("parent", pl.col("cell").alias("child"), "measure")
             if pairs.height == 0:
                 continue
-            grouped = pairs.group_by("parent").agg(pl.col("child").sort()).sort("parent")
-            total_row = grouped.select(
-                pl.concat_list(pl.col("parent"), pl.col("child")).alias("cells"),
-                pl.concat_list(pl.lit(1.0), pl.col("child").list.eval(pl.element().cast(pl.Float64) * 0.0 - 1.0)).alias(
-                    "coefs"
-                ),
-            )
-            if m.hierarchies[d].additive:
-                add(f"{tid}:{d}:sum", "eq", total_row)
-            else:
+            dim = m.hierarchies[d]
+            summed = pl.lit(dim.additive) | pl.col("measure").is_in(sorted(dim.additive_for))
+            for additive, some in ((True, pairs.filter(summed)), (False, pairs.filter(~summed))):
+                if some.height == 0:
+                    continue
+                grouped = some.group_by("parent").agg(pl.col("child").sort()).sort("parent")
+                total_row = grouped.select(
+                    pl.concat_list(pl.col("parent"), pl.col("child")).alias("cells"),
+                    pl.concat_list(
+                        pl.lit(1.0), pl.col("child").list.eval(pl.element().cast(pl.Float64) * 0.0 - 1.0)
+                    ).alias("coefs"),
+                )
+                if additive:
+                    add(f"{tid}:{d}:sum", "eq", total_row)
+                    continue
                 add(f"{tid}:{d}:at_most_sum", "le", total_row)
-                per_child = pairs.sort("parent", "child").select(
+                per_child = some.sort("parent", "child").select(
                     pl.concat_list("child", "parent").alias("cells"), pl.lit([1.0, -1.0]).alias("coefs")
                 )
                 add(f"{tid}:{d}:at_least_child", "le", per_child)

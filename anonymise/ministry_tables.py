@@ -342,13 +342,12 @@ T05 = TableSpec(
     jurisdiction="bg",
     dims=(
         # events partition over every dimension, but persons only over residence: a person uses
-        # several services, modalities and settings and comes back in several quarters. Additivity is
-        # declared per table, so only geo is additive (true for both measures).
-        Dim("quarter", h.flat("quarter", ["Q1", "Q2", "Q3", "Q4"]), additive=False),
+        # several services, modalities and settings and comes back in several quarters
+        Dim("quarter", h.flat("quarter", ["Q1", "Q2", "Q3", "Q4"]), additive=False, additive_for=("events",)),
         _geo("nuts3"),
-        Dim("service", h.service(), additive=False),
-        Dim("modality", with_unknown("modality", codes.MODALITY), additive=False),
-        Dim("setting", with_unknown("setting", codes.SETTING), additive=False),
+        Dim("service", h.service(), additive=False, additive_for=("events",)),
+        Dim("modality", with_unknown("modality", codes.MODALITY), additive=False, additive_for=("events",)),
+        Dim("setting", with_unknown("setting", codes.SETTING), additive=False, additive_for=("events",)),
     ),
     # mean events per user is derived by the reader (hidden when users < 10): both counts are published
     measures=(Measure("events", "event"), Measure("unique_persons", "person")),

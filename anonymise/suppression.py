@@ -59,7 +59,7 @@ def table_meta(spec: TableSpec, threshold: int | None = None, threshold_sensitiv
     sensitive_floor = max(spec.threshold_sensitive or floor, threshold_sensitive or floor)
     return TableMeta(
         dims=list(spec.dimensions),
-        hierarchies={d: DimMeta(bool(v["additive"]), dict(v["parent"])) for d, v in hier.items()},  # type: ignore[call-overload]
+        hierarchies={d: DimMeta.from_json(v) for d, v in hier.items()},
         at_most={m.name: m.at_most for m in spec.measures if m.at_most},
         universe=spec.universe,
         threshold=floor,

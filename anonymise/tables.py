@@ -39,6 +39,8 @@ class Dim:
 
     ``floor`` is the finest level published (default: the hierarchy's finest); ``totals_only`` are
     levels published only where every other dimension is at its total (T04: municipalities).
+    ``additive_for`` names the measures whose units the codes partition although the dimension is not
+    additive for the table's other measures (T05: each event has one service, a person several).
     """
 
     name: str
@@ -46,6 +48,7 @@ class Dim:
     additive: bool
     floor: str | None = None
     totals_only: tuple[str, ...] = ()
+    additive_for: tuple[str, ...] = ()
 
     def published_levels(self) -> tuple[str, ...]:
         """Return the levels this table publishes for the dimension, finest first, ``_T`` last."""
@@ -127,6 +130,8 @@ class TableSpec:
             # a top-level code finer than the floor (``_U``) is published at the levels above it
             parent = {c: p for c, p in d.hierarchy.as_json().items() if d.hierarchy.level[c] in keep or p == TOTAL}
             out[d.name] = {"additive": d.additive, "parent": parent}
+            if d.additive_for and not d.additive:
+                out[d.name]["additive_for"] = sorted(d.additive_for)
         return out
 
     def cell_threshold(self) -> pl.Expr:
