@@ -571,13 +571,18 @@ T08 = TableSpec(
     jurisdiction="bg",
     dims=(
         _geo("nuts3"),
-        # a child uses several of these services
-        Dim("service", early_childhood_service(), additive=False),
+        # a child uses several of these services; a home visit is of one service
+        Dim("service", early_childhood_service(), additive=False, additive_for=("home_visits",)),
         Dim("age", early_childhood_age(), additive=True),
         SEX,
     ),
-    # expectant parents are counted at age PRE (before birth), by their own sex
-    measures=(Measure("children_reached", "person"), Measure("expectant_parents_reached", "person")),
+    # expectant parents are counted at age PRE (before birth), by their own sex; home visits by the
+    # age and sex of the child (or PRE and the parent's sex) visited
+    measures=(
+        Measure("children_reached", "person"),
+        Measure("expectant_parents_reached", "person"),
+        Measure("home_visits", "event"),
+    ),
     threshold=10,
     universe="bg:early-childhood-children",
     floor="NUTS3",
@@ -589,7 +594,7 @@ T08 = TableSpec(
 
 def rows_t08(store: Store) -> dict[str, pl.DataFrame]:
     """Rows of T08 (early childhood), per measure: children aged 0–6 at the period end, and expectant
-    parents, who used an early-childhood service in the period.
+    parents, who used an early-childhood service in the period; and the home visits they had.
     """
     _require(store, "bg")
     people = store.people()
@@ -605,15 +610,18 @@ def rows_t08(store: Store) -> dict[str, pl.DataFrame]:
     expectant = people.filter(pl.col("role") == "expectant_parent").select(
         "person_cid", "geo", pl.lit("PRE").alias("age"), "sex"
     )
-    used = (
-        store.served()
-        .filter(pl.col("service_code").is_in(EARLY_CHILDHOOD_SERVICES))
-        .select("person_cid", pl.col("service_code").alias("service"))
-        .unique()
+    events = store.served().filter(pl.col("service_code").is_in(EARLY_CHILDHOOD_SERVICES))
+    used = events.select("person_cid", pl.col("service_code").alias("service")).unique()
+    visits = (
+        events.filter(pl.col("modality") == "home_visit")
+        .select(pl.col("event_pid").alias("unit"), "person_cid", pl.col("service_code").alias("service"))
+        .join(pl.concat([children, expectant]), on="person_cid", how="inner")
+        .drop("person_cid")
     )
     return {
         "children_reached": used.join(children, on="person_cid", how="inner").rename({"person_cid": "unit"}),
         "expectant_parents_reached": used.join(expectant, on="person_cid", how="inner").rename({"person_cid": "unit"}),
+        "home_visits": visits,
     }
 
 

@@ -325,6 +325,9 @@ def test_t08_counts_expectant_parents_before_birth(store: Store) -> None:
     assert cell(t, "children_reached") == 4  # she is not a child
     born = t.filter(pl.col("measure") == "expectant_parents_reached", pl.col("age").is_in(["Y0T2", "Y3T6"]))
     assert born["value"].sum() == 0
+    # home visits: c1 twice (Ruse) and once (Plovdiv), c6 once, and her visit; c9's is not early childhood
+    assert cell(t, "home_visits") == 5 and cell(t, "home_visits", age="PRE") == 1
+    assert cell(t, "home_visits", service="patronage_care") == 5
 
 
 def test_t09_counts_children_by_child_guarantee_group_and_area(tables: dict[str, pl.DataFrame]) -> None:
