@@ -47,7 +47,25 @@ _HOME = {
     "ru_latin": "anonymise.transliterate",
 }
 
-__all__ = sorted(_HOME)
+__all__ = [
+    "AuditFinding",
+    "Scrubbed",
+    "age_band",
+    "age_years",
+    "audit",
+    "bg_latin",
+    "citizenship_group",
+    "fallback_key_expr",
+    "linkage_expr",
+    "linkage_value",
+    "month",
+    "normalise",
+    "pseudonym",
+    "quarter",
+    "ru_latin",
+    "scrub",
+    "tri_state",
+]
 
 
 def __getattr__(name: str) -> Any:

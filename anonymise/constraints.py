@@ -53,7 +53,7 @@ class DimMeta:
         return cls(
             bool(entry["additive"]),
             dict(entry["parent"]),  # type: ignore[call-overload]
-            frozenset(entry.get("additive_for", ())),  # type: ignore[arg-type]
+            frozenset(entry.get("additive_for", ())),  # type: ignore[call-overload]
         )
 
     def additive_in(self, measure: str) -> bool:

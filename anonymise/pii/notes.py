@@ -8,7 +8,7 @@ a family's notes, in every entity). Counts are by entity type — never a span o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -132,7 +132,7 @@ def _chunks(families: list[FamilyNotes]) -> list[list[FamilyNotes]]:
     return chunks
 
 
-def _warm_key(language: str) -> tuple[str, object, tuple]:
+def _warm_key(language: str) -> tuple[str, Callable[..., None], tuple]:
     return (f"analyzer:{language}", _warm_analyzer, (language,))
 
 

@@ -130,3 +130,12 @@ def test_a_namesake_of_the_record_is_scrubbed_whole_and_not_labelled_as_the_reco
     out = scrub("Ранее ребёнок жил с Дарьей Яковлевой, бабушкой. Дарья Олеговна согласна.", "ru", known)
     assert "Яковлевой" not in out.text and "Дарь" not in out.text, out.text
     assert out.text.count("[РОДИТЕЛ-1]") == 1 and "[ЛИЦЕ-1]" in out.text, out.text
+
+
+def test_the_package_exports_scrub_and_every_public_name_lazily():
+    import anonymise
+
+    assert sorted(anonymise.__all__) == sorted(anonymise._HOME)
+    assert anonymise.scrub("Иване, ела.", "bg", [("Иван Петров", "child")]).text == "[ДЕТЕ-1], ела."
+    for name in anonymise.__all__:
+        assert getattr(anonymise, name) is not None

@@ -108,7 +108,8 @@ def _numbering(region: str) -> tuple[str, str, tuple[str, ...], frozenset[int]]:
     if meta is None:
         raise ValueError(f"phonenumbers has no metadata for region {region!r}")
     idd = tuple({"00", meta.international_prefix or "00"} if (meta.international_prefix or "").isdigit() else {"00"})
-    return str(meta.country_code), meta.national_prefix or "", idd, frozenset(meta.general_desc.possible_length)
+    lengths = meta.general_desc.possible_length if meta.general_desc is not None else ()
+    return str(meta.country_code), meta.national_prefix or "", idd, frozenset(lengths)
 
 
 def _plausible(candidate: str, region: str) -> bool:
