@@ -2,9 +2,11 @@
 
 The audit plays the attacker. It reads what a recipient gets — the table CSVs, ``hierarchies.json``
 and the disclosure section of ``manifest.json`` — rebuilds every relation the release states
-(:mod:`anonymise.constraints`), and for every suppressed cell solves the attacker's two linear
-programs (:mod:`anonymise.attack`). A cell whose feasible interval is narrower than its protection
-width is a finding, and a release with a finding is not written.
+(:mod:`anonymise.constraints`), and for every suppressed cell bounds what the attacker's two linear
+programs (:mod:`anonymise.attack`) would give: feasible points of the whole release that lie its
+protection width apart prove a cell protected, and a cell they do not prove gets both programs
+solved exactly. A cell whose feasible interval is narrower than its protection width is a finding,
+and a release with a finding is not written.
 
 It shares no state with suppression: it never sees the unpublished values.
 

@@ -11,10 +11,18 @@ higher one for cells of sensitive groups. For sums (the value of material suppor
 1. *line rule* — in every sum relation (a parent and its children) a single suppressed member is
    recomputed exactly, and several suppressed parts whose remainder is below the threshold are
    narrowed below it; each such relation gets one more suppressed member, the cheapest published
-   non-zero one;
-2. *attacker's programs* — :func:`anonymise.attack.intervals` over the whole pattern; for every cell
-   still narrower than its protection width, the cheapest published non-zero cell sharing a relation
-   with it is suppressed, and both steps repeat until no cell fails.
+   non-zero one (and a published cell that bounds a suppressed one from above, below the protection
+   that one needs, is suppressed too);
+2. *attacker's programs* — :func:`anonymise.attack.intervals` over the whole pattern, knowing the
+   true table: a cell is proved once feasible points show it wide enough, and stays proved while
+   more cells are suppressed (they only add feasible points), so each round solves for the cells
+   not yet proved. A cell that the points do not prove is repaired: the duals of its programs name
+   the relations that confine it, and the cheapest published cell whose suppression moves its bound
+   is suppressed. To keep rounds cheap, such a cell is judged by its neighbourhood (a relaxation that
+   can prove it narrow) and by feasible points; only a cell still unproved after
+   :data:`CONFIRM_AFTER` rounds gets its two programs over its whole component. Both steps repeat
+   until every suppressed cell is proved by feasible points of the whole release — a proof, so
+   nothing here is approximate except which cells are chosen.
 
 Cheapest means least information lost: the smallest value, then an interior cell before a margin.
 This is a greedy heuristic (as sdcTable's SIMPLEHEURISTIC and τ-Argus's modular method are
@@ -28,13 +36,17 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from anonymise.attack import components, intervals
+from anonymise.attack import Programs, components, intervals, rounded_width, settle
 from anonymise.constraints import DimMeta, System, TableMeta, system
 from anonymise.tables import TOTAL, TableSpec
 
 FREE, PRIMARY, SECONDARY = "F", "C", "D"
+#: rounds a cell may stay unproved (repaired each time) before its two programs over its whole
+#: component confirm that it fails; until then feasible points and its neighbourhood decide
+CONFIRM_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -88,8 +100,11 @@ def _line_rule(s: System, status: pl.DataFrame) -> pl.Series:
     children under a published parent share a remainder, which must reach the threshold. For a
     non-additive relation (parent at least its largest child, at most their sum): a suppressed parent
     over published children lies in [largest, sum]; a single suppressed child under a published
-    parent lies in [parent − the other children, parent]; several lie in [0, parent]. Each interval
-    must be as wide as the protection the suppressed cells need.
+    parent lies in [parent − the other children, parent]; several lie in [0, parent]. For a bound
+    between two cells (a measure at most another, a child at most its non-additive parent): a
+    suppressed smaller cell lies in [0, the larger one], so a published larger one below the
+    protection the smaller needs is suppressed too. Each interval must be as wide as the protection
+    the suppressed cells need.
     """
     groups = s.rows.filter(pl.col("kind").str.ends_with(":sum") | pl.col("kind").str.ends_with(":at_most_sum"))
     members = (
@@ -123,20 +138,78 @@ def _line_rule(s: System, status: pl.DataFrame) -> pl.Series:
     bad = stats.filter(
         pl.col("has_candidate") & pl.when(pl.col("additive")).then(additive_bad).otherwise(non_additive_bad)
     ).select("row")
-    if bad.height == 0:
-        return pl.Series("cell", [], dtype=pl.Int64)
-    return (
+    by_sum = (
         members.join(bad, on="row", how="semi")
         .filter(~hidden & (pl.col("true") > 0))
         .sort("row", "is_parent", "true", "margin", "cell")
         .unique("row", keep="first")["cell"]
-        .unique()
     )
+    bounds = s.rows.filter(pl.col("kind").str.contains("<=") | pl.col("kind").str.ends_with(":at_least_child"))
+    pairs = s.terms.join(bounds.select("row"), on="row", how="semi").join(status, on="cell", how="left")
+    small = pairs.filter(pl.col("coef") > 0).select("row", pl.col("status").alias("s_status"), "required")
+    big = pairs.filter(pl.col("coef") < 0).select("row", "cell", "status", "true")
+    by_bound = small.join(big, on="row", how="inner").filter(
+        (pl.col("s_status") != FREE)
+        & (pl.col("status") == FREE)
+        & (pl.col("true") > 0)
+        & (pl.col("true") < pl.col("required"))
+    )["cell"]
+    return pl.concat([by_sum, by_bound]).unique()
 
 
-def _repair(s: System, status: pl.DataFrame, failing: pl.Series) -> pl.Series:
-    """Return one more cell to suppress for each failing cell: the cheapest published non-zero cell
-    sharing a relation with it (else with any suppressed cell of its relations)."""
+def _repair(s: System, status: pl.DataFrame, failing: pl.DataFrame) -> pl.Series:
+    """Return one more cell to suppress for each failing cell (``cell``, ``width``, ``required``, ``binding``).
+
+    The attacker's programs price what would free a failing cell (``binding``: the duals of the
+    relations at its minimum and maximum). A published cell that is suppressed enters those programs
+    with its coefficients; where their product with the duals is non-zero, it moves the failing cell's
+    bound. The pick is the cheapest such cell whose value covers the missing width, else the largest
+    one; a cell confirmed failing by its own programs gets one for its minimum and one for its maximum
+    (it has resisted repairs at one bound already). A failing cell without one takes the cheapest
+    published non-zero cell sharing any relation with it (else with any suppressed cell of its
+    relations).
+    """
+    need = (
+        failing.select(
+            pl.col("cell").alias("failing"),
+            (pl.col("required") - pl.col("width")).alias("gap"),
+            "binding",
+            pl.col("exact").alias("confirmed"),
+        )
+        .explode("binding")
+        .drop_nulls("binding")
+        .unnest("binding")
+    )
+    priced = (
+        need.join(s.terms, on="row", how="inner")
+        .group_by("failing", "side", "cell")
+        .agg(
+            pl.col("gap").first(),
+            pl.col("confirmed").first(),
+            (pl.col("dual") * pl.col("coef")).sum().abs().alias("price"),
+        )
+        .filter(pl.col("price") > 1e-6)
+        .join(status, on="cell", how="left")
+        .filter((pl.col("status") == FREE) & (pl.col("true") > 0))
+        .with_columns(
+            (pl.col("true") < pl.col("gap")).alias("short"),
+            pl.when(pl.col("true") < pl.col("gap")).then(-pl.col("true")).otherwise(pl.col("true")).alias("cost"),
+        )
+        .sort("failing", "short", "cost", "margin", "cell")
+        .unique(["failing", "side"], keep="first", maintain_order=True)
+        # a cell its own programs confirmed failing is freed at both bounds, else at the first one
+        .filter(pl.col("confirmed") | (pl.int_range(pl.len()).over("failing") == 0))
+    )
+    rest = failing["cell"].filter(~failing["cell"].is_in(priced["failing"].implode()))
+    picked = priced["cell"]
+    if rest.len():
+        picked = pl.concat([picked, _nearest(s, status, rest)])
+    return picked.unique()
+
+
+def _nearest(s: System, status: pl.DataFrame, failing: pl.Series) -> pl.Series:
+    """Return the cheapest published non-zero cell sharing a relation with each failing cell (else with
+    any suppressed cell of its relations)."""
     rows = s.terms.filter(pl.col("cell").is_in(failing.implode())).select("row", pl.col("cell").alias("failing"))
     cand = (
         rows.join(s.terms.select("row", "cell"), on="row", how="inner")
@@ -150,25 +223,85 @@ def _repair(s: System, status: pl.DataFrame, failing: pl.Series) -> pl.Series:
         # every neighbour is suppressed or zero: widen to the neighbours' relations
         neighbours = rows.join(s.terms.select("row", "cell"), on="row", how="inner")["cell"].unique()
         if neighbours.len() > failing.len():
-            return _repair(s, status, neighbours)
+            return _nearest(s, status, neighbours)
     return picked
 
 
-def _blocks(s: System, pattern: System) -> dict[int, System]:
-    """Return, for every suppressed cell, the part of the system its connected block spans."""
-    out: dict[int, System] = {}
-    for comp in components(pattern):
-        cells = pl.Series("cell", comp.cells, dtype=pl.Int64)
-        rows = s.terms.filter(pl.col("cell").is_in(cells.implode()))["row"].unique()
-        terms = s.terms.filter(pl.col("row").is_in(rows.implode()))
-        sub = System(
-            s.cells.join(terms.select("cell").unique(), on="cell", how="semi"),
-            s.rows.filter(pl.col("row").is_in(rows.implode())),
-            terms,
+def _pattern(s: System, status: pl.DataFrame, proven: pl.Series | None = None) -> System:
+    """Return the system as published under ``status`` (suppressed cells' values null).
+
+    ``proven`` cells keep no requirement: a feasible point has already shown them wide enough, and
+    suppressing more cells only adds feasible points (a point of the smaller pattern, with the newly
+    suppressed cells at their true values, still satisfies every relation), so they stay proved.
+    """
+    cells = s.cells.drop("value").join(
+        status.select("cell", pl.when(pl.col("status") == FREE).then(pl.col("true")).alias("value")), on="cell"
+    )
+    if proven is not None and proven.len():
+        cells = cells.with_columns(
+            pl.when(pl.col("cell").is_in(proven.implode())).then(0).otherwise(pl.col("required")).alias("required")
         )
-        for c in comp.cells:
-            out[int(c)] = sub
-    return out
+    return System(cells.select(s.cells.columns), s.rows, s.terms)
+
+
+def _prune(s: System, status: pl.DataFrame, seconds: float) -> tuple[pl.DataFrame, list[int], bool]:
+    """Publish back secondary cells that later suppressions made unnecessary; return (status, pruned, complete).
+
+    Greedy rounds can leave secondary cells that later ones made unnecessary: publish back each one
+    (largest first: the most information) whose release keeps every suppressed cell protected.
+    Publishing a cell can only affect the suppressed cells of its connected block, so each trial is
+    solved on that block alone: the block's programs are held in HiGHS (:class:`~anonymise.attack.Programs`),
+    a trial pins the cell to its value, and a failed trial releases it again.
+    """
+    started = time.monotonic()
+    pattern = _pattern(s, status)
+    truth = status.sort("cell")
+    true_of = truth["true"].to_numpy(allow_copy=True).astype(float)
+    required_of = pattern.cells.sort("cell")["required"].to_numpy().astype(float)
+    cell_ids = truth["cell"].to_numpy()
+    blocks = components(pattern)
+    where: dict[int, tuple[int, int]] = {int(c): (k, j) for k, b in enumerate(blocks) for j, c in enumerate(b.cells)}
+    programs: dict[int, tuple[Programs, np.ndarray, np.ndarray, System]] = {}
+
+    def block(k: int) -> tuple[Programs, np.ndarray, np.ndarray, System]:
+        if k not in programs:
+            ids = blocks[k].cells
+            at = np.searchsorted(cell_ids, ids)
+            rows = s.terms.filter(pl.col("cell").is_in(pl.Series(ids).implode()))["row"].unique()
+            terms = s.terms.filter(pl.col("row").is_in(rows.implode()))
+            sub = System(
+                s.cells.join(terms.select("cell").unique(), on="cell", how="semi"),
+                s.rows.filter(pl.col("row").is_in(rows.implode())),
+                terms,
+            )
+            programs[k] = (Programs(blocks[k]), true_of[at], required_of[at].copy(), sub)
+        return programs[k]
+
+    pruned: list[int] = []
+    for cell in status.filter(pl.col("status") == SECONDARY).sort("true", "cell", descending=[True, False])["cell"]:
+        if time.monotonic() - started > seconds:
+            return status, pruned, False
+        if int(cell) not in where:
+            continue
+        k, j = where[int(cell)]
+        lp, point, required, sub = block(k)
+        unconfirmed = np.zeros(lp.n, dtype=bool)  # a trial the points cannot prove is refused
+        trial = status.with_columns(
+            pl.when(pl.col("cell") == cell).then(pl.lit(FREE)).otherwise(pl.col("status")).alias("status")
+        )
+        if _line_rule(sub, trial.join(sub.cells.select("cell"), on="cell", how="semi")).len():
+            continue
+        lp.fix(j, point[j])
+        need = required.copy()
+        need[j] = 0.0
+        lower, upper, _ = settle(lp, need, exact=False, point=point, local=True, confirm=unconfirmed)
+        if (rounded_width(lower, upper) >= need).all():
+            status = trial
+            required[j] = 0.0
+            pruned.append(int(cell))
+        else:
+            lp.free(j)
+    return status, pruned, True
 
 
 def protect(
@@ -228,16 +361,23 @@ def protect(
         )
 
     rounds = 0
+    proven = pl.Series("cell", [], dtype=pl.Int64)
+    suspected = pl.DataFrame(schema={"cell": pl.Int64, "rounds": pl.Int64})
     while rounds < max_rounds:
         rounds += 1
         while (more := _line_rule(s, status)).len():
             status = mark(more)
-        hidden = status.select("cell", pl.when(pl.col("status") == FREE).then(pl.col("true")).alias("value"))
-        pattern = System(s.cells.drop("value").join(hidden, on="cell").select(s.cells.columns), s.rows, s.terms)
-        found = intervals(pattern, truth=status)
-        failing = found.filter(pl.col("width") < pl.col("required"))["cell"]
-        if failing.len() == 0:
+        confirm = suspected.filter(pl.col("rounds") >= CONFIRM_AFTER)["cell"]
+        found = intervals(_pattern(s, status, proven), truth=status, local=True, confirm=confirm)
+        proven = pl.concat([proven, found.filter(pl.col("width") >= pl.col("required"))["cell"]]).unique()
+        failing = found.filter(pl.col("width") < pl.col("required"))
+        if failing.height == 0:
             break
+        suspected = (
+            failing.select("cell")
+            .join(suspected, on="cell", how="left")
+            .select("cell", (pl.col("rounds").fill_null(0) + 1).alias("rounds"))
+        )
         protectors = _repair(s, status, failing)
         if protectors.len() == 0:
             raise RuntimeError("suppression cannot protect the table: no published cell left to suppress")
@@ -245,34 +385,7 @@ def protect(
     else:
         raise RuntimeError(f"suppression did not converge in {max_rounds} rounds")
 
-    def pattern_of(sub: System, st: pl.DataFrame) -> System:
-        hidden = st.select("cell", pl.when(pl.col("status") == FREE).then(pl.col("true")).alias("value"))
-        return System(sub.cells.drop("value").join(hidden, on="cell").select(sub.cells.columns), sub.rows, sub.terms)
-
-    # Greedy rounds can leave secondary cells that later ones made unnecessary: publish back each one
-    # (largest first: the most information) whose release keeps every suppressed cell protected.
-    # Publishing a cell can only affect the suppressed cells connected to it, so each trial is solved
-    # on the connected block of the cell alone.
-    pruned: list[int] = []
-    pruning_complete = True
-    started = time.monotonic()
-    blocks = _blocks(s, pattern_of(s, status))
-    for cell in status.filter(pl.col("status") == SECONDARY).sort("true", "cell", descending=[True, False])["cell"]:
-        if time.monotonic() - started > prune_seconds:
-            pruning_complete = False
-            break
-        sub = blocks.get(int(cell))
-        if sub is None:
-            continue
-        trial = status.with_columns(
-            pl.when(pl.col("cell") == cell).then(pl.lit(FREE)).otherwise(pl.col("status")).alias("status")
-        )
-        local = trial.join(sub.cells.select("cell"), on="cell", how="semi")
-        if _line_rule(sub, local).len() == 0:
-            found = intervals(pattern_of(sub, local), truth=local)
-            if (found["width"] >= found["required"]).all():
-                status = trial
-                pruned.append(int(cell))
+    status, pruned, pruning_complete = _prune(s, status, prune_seconds)
 
     out: dict[str, pl.DataFrame] = {}
     summaries: dict[str, SuppressionSummary] = {}

@@ -8,12 +8,14 @@ the LP must find the same; where the source says the pattern protects, no cell m
 from __future__ import annotations
 
 import math
+import random
+from itertools import product
 
 import polars as pl
 import pytest
 
 from anonymise.attack import intervals
-from anonymise.constraints import DimMeta, TableMeta, cell_dict, system
+from anonymise.constraints import DimMeta, System, TableMeta, cell_dict, system
 from tests.anonymise.sdctable import load
 
 
@@ -134,3 +136,95 @@ def test_quick_mode_proves_the_same_cells_as_exact_mode():
     exact = intervals(s, exact=True).select("cell", ok=pl.col("width") >= pl.col("required"))
     quick = intervals(s, exact=False).select("cell", ok=pl.col("width") >= pl.col("required"))
     assert exact.equals(quick)
+
+
+FIXTURES = [
+    "simpleheuristic_4x4_nine_primaries",
+    "testproblem_single_primary",
+    "testproblem_hitas_pattern",
+    "testproblem_gauss_pattern",
+    "linked_tables_county",
+    "linked_tables_size",
+    "linked_tables_combined",
+    "singletons_1d",
+    "tauargus_issue194_zero_total",
+    "tauargus_issue194_zero_summands",
+    "tauargus_issue194_ones_frequency",
+]
+
+
+def _random_cube(seed: int, hide: float = 0.35) -> tuple[System, pl.DataFrame]:
+    """A random 3-way count table of units (additive a and b; c non-additive: a unit may sit under
+    several c codes; measure k at most n) with a share ``hide`` of its cells suppressed, and its true values."""
+    rnd = random.Random(seed)
+    dims = {"a": ["a1", "a2", "a3"], "b": ["b1", "b2"], "c": ["c1", "c2", "c3"]}
+    units = [
+        (rnd.choice(dims["a"]), rnd.choice(dims["b"]), set(rnd.sample(dims["c"], rnd.choice([1, 1, 2, 3]))))
+        for _ in range(rnd.randint(40, 160))
+    ]
+    new = [rnd.random() < 0.4 for _ in units]
+    rows = []
+    for a, b, c in product(*[[*codes, "_T"] for codes in dims.values()]):
+        inside = [
+            i for i, (ua, ub, uc) in enumerate(units) if a in (ua, "_T") and b in (ub, "_T") and (c == "_T" or c in uc)
+        ]
+        for measure, n in (("n", len(inside)), ("k", sum(new[i] for i in inside))):
+            if n:
+                rows.append({"period": "p", "a": a, "b": b, "c": c, "measure": measure, "true": float(n)})
+    long = pl.DataFrame(rows)
+    hidden = pl.Series([rnd.random() < hide for _ in range(long.height)])
+    table = long.with_columns(pl.when(hidden).then(None).otherwise(pl.col("true")).alias("value")).drop("true")
+    meta = TableMeta(
+        ["a", "b", "c"],
+        {d: DimMeta(d != "c", {code: "_T" for code in codes}) for d, codes in dims.items()},
+        {"k": "n"},
+        "u",
+        threshold=5,
+    )
+    s = system({"X": table}, {"X": meta})
+    truth = s.cells.select("cell").with_columns(long["true"].alias("true"))
+    return s, truth
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_warm_started_highs_gives_the_reference_linprog_intervals_on_sdctable_examples(name):
+    tables, metas, _, _ = load(name, threshold=5)
+    s = system(tables, metas)
+    fast = intervals(s, exact=True)
+    reference = intervals(s, exact=True, solver="linprog")
+    assert fast.height > 0 and fast.equals(reference)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_warm_started_highs_gives_the_reference_linprog_intervals_on_random_tables(seed):
+    s, truth = _random_cube(seed)
+    reference = intervals(s, exact=True, solver="linprog")
+    assert reference.height > 5
+    assert intervals(s, exact=True).equals(reference)
+    # the quick proof (feasible points, batches, rays) reaches the same verdict for every cell, and its
+    # inner bounds lie within the exact interval
+    for quick in (intervals(s), intervals(s, truth=truth)):
+        joined = quick.join(reference, on="cell", suffix="_exact")
+        assert (joined["width"] >= joined["required"]).equals(joined["width_exact"] >= joined["required"])
+        assert (joined["lower"] >= joined["lower_exact"]).all() and (joined["upper"] <= joined["upper_exact"]).all()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_suppressions_quick_verdicts_bound_the_exact_intervals(seed):
+    # suppression's mode: neighbourhood relaxations (outer bounds) and feasible points (inner bounds)
+    s, truth = _random_cube(seed, hide=0.6)
+    exact = intervals(s, exact=True)
+    narrow = exact.filter(pl.col("width") < pl.col("required"))
+    assert narrow.height > 0 and narrow.height < exact.height  # both verdicts occur
+    quick = intervals(s, truth=truth, local=True).join(exact, on="cell", suffix="_exact")
+    failing = quick.filter(pl.col("width") < pl.col("required"))
+    # every cell is judged as the exact programs judge it, and a failing cell names what confines it
+    assert sorted(failing["cell"]) == sorted(narrow["cell"])
+    assert (failing["binding"].list.len() > 0).all()
+    outer = failing.filter(~pl.col("exact"))
+    assert ((outer["lower"] <= outer["lower_exact"]) & (outer["upper"] >= outer["upper_exact"])).all()
+    # with nothing to confirm, a cell the points do not prove is reported failing (a suspect) and
+    # never a cell the exact programs find narrow is reported wide
+    suspects = intervals(s, truth=truth, local=True, confirm=pl.Series([], dtype=pl.Int64))
+    flagged = set(suspects.filter(pl.col("width") < pl.col("required"))["cell"])
+    assert set(narrow["cell"]) <= flagged

@@ -23,6 +23,8 @@ def test_disclosure_benchmark_prints_cells_times_and_baselines():
             "5000",
             "--prune-seconds",
             "5",
+            "--release-partners",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -31,4 +33,5 @@ def test_disclosure_benchmark_prints_cells_times_and_baselines():
     ).stdout
     assert "primary" in out and "line rule s" in out and "growth: time" in out
     assert "AUDIT FAILED" not in out
+    assert "national release, all default tables" in out and "T04" in out and "T10" in out
     assert "risk.assess:" in out and "baseline, k-anonymity" in out
