@@ -134,9 +134,34 @@ class BlankSpacyNlpEngine(SpacyNlpEngine):
         self.languages = tuple(languages)
 
     def load(self) -> None:
-        """Build the blank pipelines (nothing is read from disk or the network)."""
+        """Make the blank pipelines available (nothing is read from disk or the network).
+
+        Each is built on first use: our recognizers read the raw text, so a run that gives the analyzer
+        no recognizer needing spaCy's tokens never pays the ~0.4 s a pipeline takes to build.
+        """
         # Presidio annotates ``nlp`` by its initial None; it holds the pipelines once loaded.
-        self.nlp = {language: _blank_pipeline(language) for language in self.languages}  # type: ignore[assignment]
+        self.nlp = _Pipelines(self.languages)  # type: ignore[assignment]
+
+
+class _Pipelines(dict[str, Language]):
+    """Blank pipelines by language, each built when first asked for."""
+
+    def __init__(self, languages: Sequence[str]) -> None:
+        super().__init__()
+        self.languages = tuple(languages)
+
+    def __missing__(self, language: str) -> Language:
+        if language not in self.languages:
+            raise KeyError(language)
+        pipeline = self[language] = _blank_pipeline(language)
+        return pipeline
+
+    def keys(self):  # type: ignore[override]
+        """Return every language, built or not (Presidio lists the supported languages by the keys)."""
+        return dict.fromkeys(self.languages).keys()
+
+    def __bool__(self) -> bool:
+        return bool(self.languages)
 
 
 def _name_recognizers(language: str) -> list[EntityRecognizer]:
@@ -243,6 +268,29 @@ class KeywordContextEnhancer(ContextAwareEnhancer):
         return raw_results
 
 
+class _Engine(AnalyzerEngine):
+    """Presidio's engine, minus a per-recognizer pass that does nothing for our recognizers.
+
+    Before the context enhancer, Presidio hands every recognizer its own results and everyone else's
+    (two list scans per recognizer per text) so that a recognizer may rescore its results; none of
+    ours does, so the results go straight to the enhancer unless some recognizer does rescore.
+    """
+
+    def _enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        if any(type(r).enhance_using_context is not EntityRecognizer.enhance_using_context for r in recognizers):
+            return super()._enhance_using_context(text, raw_results, nlp_artifacts, recognizers, context)
+        return self.context_aware_enhancer.enhance_using_context(
+            text=text, raw_results=raw_results, nlp_artifacts=nlp_artifacts, recognizers=recognizers, context=context
+        )
+
+
 @functools.cache
 def analyzer(language: str) -> AnalyzerEngine:
     """Return the offline analyzer for ``language`` ("bg" or "ru"), built once and cached."""
@@ -250,7 +298,7 @@ def analyzer(language: str) -> AnalyzerEngine:
         raise ValueError(f"no analyzer for language {language!r}; known: {', '.join(LANGUAGES)}")
     recognizers = [make(language) for make in RECOGNIZERS[language]] + _name_recognizers(language)
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=[language])
-    return AnalyzerEngine(
+    return _Engine(
         registry=registry,
         nlp_engine=BlankSpacyNlpEngine([language]),
         supported_languages=[language],

@@ -66,10 +66,31 @@ class ZakrilaPhoneRecognizer(LocalRecognizer):
         """Return the phone numbers of the recognizer's regions found in ``text``."""
         results: list[RecognizerResult] = []
         for offset, stretch in _stretches(text, self.regions):
+            direct = self._direct(stretch, offset)
+            if direct is not None:
+                results.extend(direct)
+                continue
             for region in self.regions:
                 matches = phonenumbers.PhoneNumberMatcher(stretch, region, leniency=phonenumbers.Leniency.VALID)
                 results.extend(self._result(match, offset, region) for match in matches if self._is_phone(match))
         return LocalRecognizer.remove_duplicates(results)
+
+    def _direct(self, stretch: str, offset: int) -> list[RecognizerResult] | None:
+        """Return the phones of a stretch whose every digit run is a valid number written with ``+``, an
+        international prefix or the trunk prefix (``+7 927 …``, ``8 (903) …``, ``0888 …``) — read by one
+        parse each instead of phonenumbers' matcher. None: a run is anything else; the matcher decides.
+        """
+        found: list[RecognizerResult] = []
+        for run in DIGIT_RUN.finditer(stretch):
+            candidate = run.group()
+            if DATE_LIKE.match(candidate):
+                continue
+            match = next((m for r in self.regions if (m := _prefixed_number(candidate, run.start(), r))), None)
+            if match is None:
+                return None
+            if self._is_phone(match):
+                found.append(self._result(match, offset, match.region))
+        return found
 
     def _is_phone(self, match: phonenumbers.PhoneNumberMatch) -> bool:
         return not (self._is_personal_number(match.raw_string, match.number) or DATE_LIKE.match(match.raw_string))
@@ -126,6 +147,31 @@ def _plausible(candidate: str, region: str) -> bool:
         or (digits.startswith(country) and n - len(country) in lengths)
         or any(digits.startswith(p + country) and n - len(p) - len(country) in lengths for p in idd)
     )
+
+
+class _Parsed(phonenumbers.PhoneNumberMatch):
+    """A number read by ``phonenumbers.parse`` from one digit run, shaped as the matcher's matches."""
+
+    def __init__(self, start: int, raw: str, number: phonenumbers.PhoneNumber, region: str) -> None:
+        super().__init__(start, raw, number)
+        self.region = region
+
+
+def _prefixed_number(candidate: str, start: int, region: str) -> _Parsed | None:
+    """Return the run as a valid number of ``region`` if it is written with ``+``, an international
+    prefix or the region's trunk prefix (so the matcher's national-prefix check has nothing to add)."""
+    country, trunk, idd, _ = _numbering(region)
+    raw = candidate.rstrip(" ")
+    digits = raw.lstrip("( ")
+    if not (digits.startswith("+") or (trunk and digits.startswith(trunk)) or digits.startswith(idd)):
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return _Parsed(start, raw, number, region)
 
 
 def _stretches(text: str, regions: tuple[str, ...]) -> list[tuple[int, str]]:
