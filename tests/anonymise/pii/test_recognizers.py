@@ -220,3 +220,12 @@ def test_presidio_loads_its_own_predefined_recognizers_beside_ours() -> None:
     names = {type(recognizer).__name__ for recognizer in registry.recognizers}
     assert loaded == {"presidio_analyzer"}
     assert {"EmailRecognizer", "IbanRecognizer", "PhoneRecognizer"} <= names
+
+
+@pytest.mark.parametrize("language", ["bg", "ru"])
+def test_digits_inside_a_hex_digest_or_a_word_are_not_a_phone(language):
+    from anonymise.pii.engine import analyze
+
+    for text in ("sha256 4f0888123456ab09", "код abc89031234567def", "x+359888123456y"):
+        assert [r.entity_type for r in analyze(text, language, entities=["PHONE_NUMBER"])] == [], text
+    assert [r.entity_type for r in analyze("тел. 0888 123 456", "bg", entities=["PHONE_NUMBER"])] == ["PHONE_NUMBER"]

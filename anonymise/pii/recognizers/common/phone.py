@@ -85,6 +85,10 @@ class ZakrilaPhoneRecognizer(LocalRecognizer):
             candidate = run.group()
             if DATE_LIKE.match(candidate):
                 continue
+            before = stretch[run.start() - 1 : run.start()]
+            after = stretch[run.end() : run.end() + 1]
+            if before.isalnum() or after.isalnum():
+                return None  # «abc8005001234», a hex digest: the matcher's own checks decide
             match = next((m for r in self.regions if (m := _prefixed_number(candidate, run.start(), r))), None)
             if match is None:
                 return None
