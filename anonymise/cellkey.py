@@ -53,7 +53,7 @@ import polars as pl
 from scipy.optimize import linprog, minimize
 
 from anonymise.pseudonym import pseudonym
-from anonymise.tables import TOTAL, TableSpec, _level_column, level_combinations
+from anonymise.tables import TableSpec, by_levels
 
 #: Fractional bits of record and cell keys. Sums of up to 2**32 record keys fit a UInt64 unwrapped.
 KEY_BITS = 32
@@ -229,33 +229,17 @@ def table_cell_keys(rows: Mapping[str, pl.DataFrame], spec: TableSpec, key: byte
     parts = []
     for m in spec.measures:
         base = rows[m.name].select(pl.col(unit).cast(pl.String), *dims).unique()
-        wide = base.select(
-            unit,
-            record_key_expr(unit, key).alias("_record_key"),
-            *[
-                _level_column(d, level).alias(f"{d.name}\x1f{level}")
-                for d in spec.dims
-                for level in d.published_levels()
-                if level != TOTAL
-            ],
+        cells = by_levels(
+            base,
+            spec,
+            carry=[pl.col(unit), record_key_expr(unit, key).alias("_record_key")],
+            aggs=[_contributors_expr("_record_key", unit), cell_key_expr("_record_key", unit)],
         )
-        for combo in level_combinations(spec):
-            cols = [
-                pl.lit(TOTAL).alias(d.name) if level == TOTAL else pl.col(f"{d.name}\x1f{level}").alias(d.name)
-                for d, level in zip(spec.dims, combo, strict=True)
-            ]
-            parts.append(
-                wide.lazy()
-                .select(unit, "_record_key", *cols)
-                .drop_nulls(dims)
-                .group_by(dims)
-                .agg(_contributors_expr("_record_key", unit), cell_key_expr("_record_key", unit))
-                .with_columns(pl.lit(m.name).alias("measure"))
-            )
+        parts.append(cells.with_columns(pl.lit(m.name).alias("measure")))
     schema = {**{d: pl.String for d in dims}, "measure": pl.String, "count": pl.Int64, "cell_key": pl.Float64}
     if not parts:
         return pl.DataFrame(schema=schema)
-    return pl.concat(pl.collect_all(parts)).select(*dims, "measure", "count", "cell_key").unique([*dims, "measure"])
+    return pl.concat(parts).select(*dims, "measure", "count", "cell_key").unique([*dims, "measure"])
 
 
 def _support(i: int, D: int, js: int) -> np.ndarray:

@@ -281,11 +281,7 @@ def release_counts(
         sums = _aggregate(table, names, every, pl.col("value").sum())
         table = _grid(dims, every).join(sums, on=names, how="left", maintain_order="left")
 
-    accuracy = (
-        dp.discrete_laplacian_scale_to_accuracy(scale, ACCURACY_ALPHA)
-        if mechanism == "laplace"
-        else dp.discrete_gaussian_scale_to_accuracy(scale, ACCURACY_ALPHA)
-    )
+    accuracy = _accuracy(mechanism, scale)
     return DpRelease(
         table=table,
         mechanism=mechanism,
@@ -451,11 +447,7 @@ def release_tables(
             .sort(*specs[t].dimensions, "measure")
         )
         offset += n
-    accuracy = (
-        dp.discrete_laplacian_scale_to_accuracy(scale, ACCURACY_ALPHA)
-        if mechanism == "laplace"
-        else dp.discrete_gaussian_scale_to_accuracy(scale, ACCURACY_ALPHA)
-    )
+    accuracy = _accuracy(mechanism, scale)
     return DpTables(
         tables=tables,
         mechanism=mechanism,
@@ -470,6 +462,13 @@ def release_tables(
         levels=levels,
         cells=counts.len(),
     )
+
+
+def _accuracy(mechanism: str, scale: float) -> float:
+    """Return the half-width that the noise stays within with probability 1 − ``ACCURACY_ALPHA``."""
+    if mechanism == "laplace":
+        return float(dp.discrete_laplacian_scale_to_accuracy(scale, ACCURACY_ALPHA))
+    return float(dp.discrete_gaussian_scale_to_accuracy(scale, ACCURACY_ALPHA))
 
 
 class BudgetExceeded(Exception):

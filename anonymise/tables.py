@@ -21,7 +21,7 @@ that is not published in a slice (``totals_only``) has no cells there and no equ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -199,34 +199,44 @@ def cube(rows: Mapping[str, pl.DataFrame], spec: TableSpec, unit: str = "unit") 
     dims = list(spec.dimensions)
     frames = []
     for m in spec.measures:
-        # every dimension's code at every published level, computed once; then one group-by per
-        # combination of levels over a small integer-coded frame
         base = rows[m.name].select(unit, *dims).unique()
-        wide = base.select(
-            pl.col(unit).rank("dense").cast(pl.UInt32).alias(unit),
-            *[
-                _level_column(d, lv).alias(f"{d.name}\x1f{lv}")
-                for d in spec.dims
-                for lv in d.published_levels()
-                if lv != TOTAL
-            ],
+        cells = by_levels(
+            base,
+            spec,
+            carry=[pl.col(unit).rank("dense").cast(pl.UInt32).alias(unit)],
+            aggs=[pl.col(unit).n_unique().cast(pl.Int64).alias("value")],
         )
-        parts = []
-        for combo in level_combinations(spec):
-            cols = [
-                pl.lit(TOTAL).alias(d.name) if lv == TOTAL else pl.col(f"{d.name}\x1f{lv}").alias(d.name)
-                for d, lv in zip(spec.dims, combo, strict=True)
-            ]
-            parts.append(
-                wide.lazy()
-                .select(unit, *cols)
-                .drop_nulls(dims)
-                .group_by(dims)
-                .agg(pl.col(unit).n_unique().cast(pl.Int64).alias("value"))
-            )
-        frames.append(pl.concat(pl.collect_all(parts)).with_columns(pl.lit(m.name).alias("measure")))
+        frames.append(cells.with_columns(pl.lit(m.name).alias("measure")))
     out = pl.concat(frames) if frames else pl.DataFrame()
     return out.select(*dims, "measure", "value").unique([*dims, "measure"])
+
+
+def by_levels(base: pl.DataFrame, spec: TableSpec, carry: Sequence[pl.Expr], aggs: Sequence[pl.Expr]) -> pl.DataFrame:
+    """Return ``aggs`` over the rows of ``base`` in every cell of every published combination of levels.
+
+    ``base`` holds atomic codes per dimension; ``carry`` are the per-row columns the aggregations read
+    (the unit, a record key). Every dimension's code at every published level is computed once; then
+    there is one group-by per combination of levels.
+    """
+    dims = list(spec.dimensions)
+    wide = base.select(
+        *carry,
+        *[
+            _level_column(d, lv).alias(f"{d.name}\x1f{lv}")
+            for d in spec.dims
+            for lv in d.published_levels()
+            if lv != TOTAL
+        ],
+    )
+    carried = [c for c in wide.columns if "\x1f" not in c]
+    parts = []
+    for combo in level_combinations(spec):
+        cols = [
+            pl.lit(TOTAL).alias(d.name) if lv == TOTAL else pl.col(f"{d.name}\x1f{lv}").alias(d.name)
+            for d, lv in zip(spec.dims, combo, strict=True)
+        ]
+        parts.append(wide.lazy().select(*carried, *cols).drop_nulls(dims).group_by(dims).agg(*aggs))
+    return pl.concat(pl.collect_all(parts))
 
 
 def long(cells: pl.DataFrame, spec: TableSpec, period: Period) -> pl.DataFrame:
