@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import polars as pl
+
 from anonymise.policy import default_policy_text
 from flows.governance import approve, init_governance
 from flows.keystore import KeyStore
@@ -33,3 +35,10 @@ def prepare(root: Path, tables: tuple[str, ...] | None = SMALL_RELEASE) -> Works
     init_governance(ws, os.environ["ZAKRILA_DPO_PASSPHRASE"], None)
     approve(ws, None, os.environ["ZAKRILA_DPO_PASSPHRASE"])
     return ws
+
+
+def t04_totals(release_dir: Path | str, *, but: str | None = None) -> pl.DataFrame:
+    """Return the released T04 rows of unique persons at the total of every dimension except ``but``."""
+    t04 = pl.read_csv(Path(release_dir) / "T04.csv", infer_schema=False)
+    dims = [d for d in ("geo", "partner", "service", "age_band", "sex") if d != but]
+    return t04.filter(*(pl.col(d) == "_T" for d in dims), pl.col("measure") == "unique_persons")

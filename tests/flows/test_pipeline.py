@@ -15,7 +15,7 @@ from anonymise.pseudonym import pseudonym
 from flows.keystore import open_store
 from flows.publish import verify_release
 from tests.canaries import find_leaks, plant
-from tests.workspaces import prepare
+from tests.workspaces import prepare, t04_totals
 
 PERIOD = "2025"
 
@@ -126,14 +126,7 @@ def test_a_child_served_by_two_partners_counts_once_nationally(e2e):
             assert len(cids) == 1, child
             linked += 1
     assert linked >= 1
-    t04 = pl.read_csv(Path(e2e["result"]["release_dir"]) / "T04.csv", infer_schema=False)
-    totals = t04.filter(
-        (pl.col("geo") == "_T")
-        & (pl.col("service") == "_T")
-        & (pl.col("age_band") == "_T")
-        & (pl.col("sex") == "_T")
-        & (pl.col("measure") == "unique_persons")
-    )
+    totals = t04_totals(e2e["result"]["release_dir"], but="partner")
     national = int(totals.filter(pl.col("partner") == "_T")["value"].item())
     events = pl.concat([pl.read_parquet(f) for f in store.rglob("events.parquet")])
     in_period = events.filter(pl.col("month").str.starts_with(PERIOD))

@@ -18,7 +18,7 @@ from flows.keystore import forget_unlocked, open_store
 from flows.rotation import rotate
 from flows.workspace import Workspace
 from tests.canaries import CANARIES, plant
-from tests.workspaces import prepare
+from tests.workspaces import prepare, t04_totals
 
 PERIOD = "2025"
 
@@ -41,16 +41,7 @@ def _run(inbox: Path, ws: Workspace) -> dict:
 
 
 def _national_total(report: dict) -> int:
-    t04 = pl.read_csv(Path(report["result"]["release_dir"]) / "T04.csv", infer_schema=False)
-    row = t04.filter(
-        (pl.col("geo") == "_T")
-        & (pl.col("partner") == "_T")
-        & (pl.col("service") == "_T")
-        & (pl.col("age_band") == "_T")
-        & (pl.col("sex") == "_T")
-        & (pl.col("measure") == "unique_persons")
-    )
-    return int(row["value"].item())
+    return int(t04_totals(report["result"]["release_dir"])["value"].item())
 
 
 def _store(ws: Workspace, entity: str) -> pl.DataFrame:
@@ -167,15 +158,7 @@ def test_an_erased_subject_leaves_the_store_and_the_release(tmp_path, inbox, pre
     assert after["release_id"] != before["release_id"]  # an erasure never overwrites a release
     # Publishing the new national total beside the earlier release would reveal, by subtraction, that
     # two persons left and in which cells: the history check protects every such cell instead.
-    t04 = pl.read_csv(Path(after["result"]["release_dir"]) / "T04.csv", infer_schema=False)
-    total = t04.filter(
-        (pl.col("geo") == "_T")
-        & (pl.col("partner") == "_T")
-        & (pl.col("service") == "_T")
-        & (pl.col("age_band") == "_T")
-        & (pl.col("sex") == "_T")
-        & (pl.col("measure") == "unique_persons")
-    )
+    total = t04_totals(after["result"]["release_dir"])
     assert total["conf_status"].item() != "F" and total["value"].item() is None
     history = after["disclosure"]["history"]
     assert history["passed"] and before["release_id"] in history["compared"]
