@@ -281,17 +281,9 @@ def release_counts(
         sums = _aggregate(table, names, every, pl.col("value").sum())
         table = _grid(dims, every).join(sums, on=names, how="left", maintain_order="left")
 
-    accuracy = _accuracy(mechanism, scale)
     return DpRelease(
         table=table,
-        mechanism=mechanism,
-        scale=scale,
-        sensitivity=float(sensitivity) if mechanism == "laplace" else _l2_bound(sensitivity),
-        epsilon=spent_epsilon,
-        delta=spent_delta,
-        rho=rho,
-        accuracy=float(accuracy),
-        alpha=ACCURACY_ALPHA,
+        **_noise_figures(mechanism, scale, sensitivity, spent_epsilon, spent_delta, rho),
         max_groups=max_groups,
         margins=margins,
         measured_cells=grid.height,
@@ -447,21 +439,29 @@ def release_tables(
             .sort(*specs[t].dimensions, "measure")
         )
         offset += n
-    accuracy = _accuracy(mechanism, scale)
     return DpTables(
         tables=tables,
-        mechanism=mechanism,
-        scale=scale,
-        sensitivity=float(sensitivity) if mechanism == "laplace" else _l2_bound(sensitivity),
-        epsilon=spent_epsilon,
-        delta=spent_delta,
-        rho=rho,
-        accuracy=float(accuracy),
-        alpha=ACCURACY_ALPHA,
+        **_noise_figures(mechanism, scale, sensitivity, spent_epsilon, spent_delta, rho),
         groups_per_person=groups_per_person,
         levels=levels,
         cells=counts.len(),
     )
+
+
+def _noise_figures(
+    mechanism: str, scale: float, sensitivity: int, epsilon: float, delta: float, rho: float | None
+) -> dict[str, Any]:
+    """Return what a release states about its noise (the fields ``DpRelease`` and ``DpTables`` share)."""
+    return {
+        "mechanism": mechanism,
+        "scale": scale,
+        "sensitivity": float(sensitivity) if mechanism == "laplace" else _l2_bound(sensitivity),
+        "epsilon": epsilon,
+        "delta": delta,
+        "rho": rho,
+        "accuracy": _accuracy(mechanism, scale),
+        "alpha": ACCURACY_ALPHA,
+    }
 
 
 def _accuracy(mechanism: str, scale: float) -> float:
