@@ -229,3 +229,12 @@ def test_digits_inside_a_hex_digest_or_a_word_are_not_a_phone(language):
     for text in ("sha256 4f0888123456ab09", "код abc89031234567def", "x+359888123456y"):
         assert [r.entity_type for r in analyze(text, language, entities=["PHONE_NUMBER"])] == [], text
     assert [r.entity_type for r in analyze("тел. 0888 123 456", "bg", entities=["PHONE_NUMBER"])] == ["PHONE_NUMBER"]
+
+
+def test_a_national_id_inside_a_hex_digest_is_not_one():
+    from anonymise.leaks import GUARDED
+    from anonymise.pii.engine import analyze
+
+    digest = "59b7e4320dfb27a1a38a5d1e0d2b95f02612ee60805e5942175082a90ca24735"  # holds a valid ЕГН
+    assert analyze(digest, "bg", entities=list(GUARDED)) == []
+    assert [r.entity_type for r in analyze("ЕГН5942175082, ЕГН 5942175082", "bg", entities=["EGN"])] == ["EGN", "EGN"]

@@ -15,7 +15,7 @@ class EgnRecognizer(TextPatternRecognizer):
     an ЕГН unless «ЛНЧ» stands before it.
     """
 
-    PATTERNS = [Pattern("ЕГН (10 digits)", r"(?<!\d)\d{10}(?!\d)", 0.6)]
+    PATTERNS = [Pattern("ЕГН (10 digits)", r"(?<![0-9A-Za-z])\d{10}(?![0-9A-Za-z])", 0.6)]
     CONTEXT = ["егн", "егн:", "граждански", "единен"]
 
     def __init__(self, supported_language: str = "bg") -> None:

@@ -15,7 +15,7 @@ class BgIdCardRecognizer(TextPatternRecognizer):
     number raise it by 0.35.
     """
 
-    PATTERNS = [Pattern("лична карта (9 digits)", r"(?<!\d)\d{9}(?!\d)", 0.2)]
+    PATTERNS = [Pattern("лична карта (9 digits)", r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])", 0.2)]
     CONTEXT = ["лична", "личната", "карта", "картата", "л.к", "л.к.", "лк", "лк:", "л.к.:"]
 
     def __init__(self, supported_language: str = "bg") -> None:

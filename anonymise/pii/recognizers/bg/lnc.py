@@ -11,7 +11,7 @@ from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 class LncRecognizer(TextPatternRecognizer):
     """Find ЛНЧ: ten digits whose check digit holds (weights 21, 19, …, 1 mod 10)."""
 
-    PATTERNS = [Pattern("ЛНЧ (10 digits)", r"(?<!\d)\d{10}(?!\d)", 0.55)]
+    PATTERNS = [Pattern("ЛНЧ (10 digits)", r"(?<![0-9A-Za-z])\d{10}(?![0-9A-Za-z])", 0.55)]
     CONTEXT = ["лнч", "лнч:", "чужденец", "чужденеца"]
 
     def __init__(self, supported_language: str = "bg") -> None:

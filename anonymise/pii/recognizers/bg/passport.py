@@ -11,7 +11,7 @@ from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 class BgPassportRecognizer(TextPatternRecognizer):
     """Find the nine digits of a Bulgarian passport; only «паспорт» before them makes them count."""
 
-    PATTERNS = [Pattern("паспорт (9 digits)", r"(?<!\d)\d{9}(?!\d)", 0.2)]
+    PATTERNS = [Pattern("паспорт (9 digits)", r"(?<![0-9A-Za-z])\d{9}(?![0-9A-Za-z])", 0.2)]
     CONTEXT = ["паспорт", "паспорта", "паспортът", "паспорт:", "задграничен"]
 
     def __init__(self, supported_language: str = "bg") -> None:

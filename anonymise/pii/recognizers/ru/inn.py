@@ -14,7 +14,7 @@ class InnRecognizer(TextPatternRecognizer):
     One random number in eleven passes the check, so without «ИНН» before it the score (0.3) stays low.
     """
 
-    PATTERNS = [Pattern("ИНН (10 or 12 digits)", r"(?<!\d)(?:\d{12}|\d{10})(?!\d)", 0.3)]
+    PATTERNS = [Pattern("ИНН (10 or 12 digits)", r"(?<![0-9A-Za-z])(?:\d{12}|\d{10})(?![0-9A-Za-z])", 0.3)]
     CONTEXT = ["инн", "инн:"]
 
     def __init__(self, supported_language: str = "ru") -> None:

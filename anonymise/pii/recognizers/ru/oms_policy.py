@@ -10,7 +10,7 @@ from anonymise.pii.recognizers.pattern import TextPatternRecognizer
 class OmsPolicyRecognizer(TextPatternRecognizer):
     """Find the 16 digits of an ОМС policy; no check digit is used, so «полис» or «ОМС» must precede."""
 
-    PATTERNS = [Pattern("полис ОМС (16 digits)", r"(?<!\d)(?:\d{16}|\d{4}(?: \d{4}){3})(?!\d)", 0.2)]
+    PATTERNS = [Pattern("полис ОМС (16 digits)", r"(?<![0-9A-Za-z])(?:\d{16}|\d{4}(?: \d{4}){3})(?![0-9A-Za-z])", 0.2)]
     CONTEXT = ["полис", "полиса", "полисом", "омс", "омс:", "полис:"]
 
     def __init__(self, supported_language: str = "ru") -> None:

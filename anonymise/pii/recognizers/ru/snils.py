@@ -12,8 +12,8 @@ class SnilsRecognizer(TextPatternRecognizer):
     """Find СНИЛС: eleven digits, usually written ``XXX-XXX-XXX YY``, whose check number holds."""
 
     PATTERNS = [
-        Pattern("СНИЛС (XXX-XXX-XXX YY)", r"(?<!\d)\d{3}-\d{3}-\d{3}[ -]\d{2}(?!\d)", 0.85),
-        Pattern("СНИЛС (11 digits)", r"(?<!\d)\d{11}(?!\d)", 0.4),
+        Pattern("СНИЛС (XXX-XXX-XXX YY)", r"(?<![0-9A-Za-z])\d{3}-\d{3}-\d{3}[ -]\d{2}(?![0-9A-Za-z])", 0.85),
+        Pattern("СНИЛС (11 digits)", r"(?<![0-9A-Za-z])\d{11}(?![0-9A-Za-z])", 0.4),
     ]
     CONTEXT = ["снилс", "снилс:", "страховой", "страхового"]
 
