@@ -326,6 +326,17 @@ def ru_word_forms(given: str, family: str | None = None, middle: str | None = No
 def _word_forms_cached(language: str, given: str, family: str | None, middle: str | None) -> dict[str, frozenset[str]]:
     """Return ``bg_word_forms`` / ``ru_word_forms``, assembled from each part's forms (cached per part:
     given names and surnames recur from one record to the next, whole names rarely do)."""
+    return {kind: frozenset().union(*parts) for kind, parts in word_form_parts(language, given, family, middle).items()}
+
+
+def word_form_parts(
+    language: str, given: str, family: str | None = None, middle: str | None = None
+) -> dict[str, tuple[frozenset[str], ...]]:
+    """Return the sets ``bg_word_forms`` / ``ru_word_forms`` are the unions of, one per part of the name.
+
+    Each set is cached and returned as the same object whenever the part recurs, so whatever is derived
+    from one part (lookup keys, say) can be cached by it.
+    """
     if language == "ru":
         if family and not middle and family.endswith(("вич", "вна", "ична", "ич")):
             middle, family = family, None  # «Мария Ивановна»
@@ -333,20 +344,20 @@ def _word_forms_cached(language: str, given: str, family: str | None, middle: st
     else:
         gender = None
     given_words = _part_forms(language, "given", given, gender)
-    words = set(given_words)
-    alone: frozenset[str] = frozenset()
+    words = [given_words]
+    alone: tuple[frozenset[str], ...] = ()
     if family:
-        words |= _part_forms(language, "family", family, gender)
-        alone = _part_forms(language, "plural", family, gender)
+        words.append(_part_forms(language, "family", family, gender))
+        alone = (_part_forms(language, "plural", family, gender),)
     if middle:
-        words |= _part_forms(language, "middle", middle, gender)
-    initials = _part_forms(language, "initial", given, gender)
+        words.append(_part_forms(language, "middle", middle, gender))
+    initials = [_part_forms(language, "initial", given, gender)]
     if middle:
-        initials |= _part_forms(language, "initial", middle, gender)
+        initials.append(_part_forms(language, "initial", middle, gender))
     from anonymise.pii.names.gazetteer import _COMMON_NAMES  # the gazetteer imports this module
 
-    common = given_words if given.lower() in _COMMON_NAMES.get(language, ()) else frozenset()
-    return {"words": frozenset(words), "alone": alone, "initials": initials, "common": common}
+    common = (given_words,) if given.lower() in _COMMON_NAMES.get(language, ()) else ()
+    return {"words": tuple(words), "alone": alone, "initials": tuple(initials), "common": common}
 
 
 @lru_cache(maxsize=65536)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from anonymise.pii.names.forms import bg_forms, bg_word_forms, ru_forms, ru_word_forms
+from anonymise.pii.names.forms import bg_forms, ru_forms, word_form_parts
 from anonymise.pii.names.gazetteer import _COMMON_NAMES, INSTITUTION_BEFORE, INSTITUTION_REACH, _sentence_start
 
 ENTITY = "PERSON"
@@ -83,15 +83,19 @@ class _PersonWords:
 
 @lru_cache(maxsize=65536)
 def _person_words(full: str, language: str) -> _PersonWords:
-    """Return the lookup words of every form of one full name (cached: a case's names recur in every note)."""
-    forms = (ru_word_forms if language == "ru" else bg_word_forms)(*_parts(full, language))
-    words = _lookup_keys(forms["words"] | frozenset(full.split()))
+    """Return the lookup words of every form of one full name (cached: a case's names recur in every note).
+
+    The keys are unions of each part's keys, cached by part: a given name or surname seen in an earlier
+    record costs nothing more than a set union.
+    """
+    parts = word_form_parts(language, *_parts(full, language))
+    words = frozenset().union(*map(_lookup_keys, parts["words"]), _lookup_keys(frozenset(full.split())))
     common = _COMMON_NAMES.get(language, set())
     return _PersonWords(
         words=words,
-        alone=_lookup_keys(forms["alone"]) - words,
-        initials=frozenset(map(str.lower, forms["initials"])),
-        strict=_lookup_keys(forms["common"]) | (words & common),
+        alone=frozenset().union(*map(_lookup_keys, parts["alone"])) - words,
+        initials=frozenset(initial.lower() for part in parts["initials"] for initial in part),
+        strict=frozenset().union(*map(_lookup_keys, parts["common"])) | (words & common),
     )
 
 
@@ -107,17 +111,16 @@ class RecordNameRecognizer(EntityRecognizer):
     def __init__(self, known: Sequence[tuple[str, str]], language: str) -> None:
         self.known = list(known)
         super().__init__(supported_entities=[ENTITY], name="RecordNameRecognizer", supported_language=language)
-        # each person's words are built once per process (cached); a record only indexes them by word
-        people = [_person_words(full, language) for full, _role in self.known]
-        self._word: dict[str, list[int]] = {}
-        self._alone: dict[str, list[int]] = {}
-        self._initial: dict[str, list[int]] = {}
-        for p, person in enumerate(people):
-            kinds = ((self._word, person.words), (self._alone, person.alone), (self._initial, person.initials))
-            for index, keys in kinds:
-                for key in keys:
-                    index.setdefault(key, []).append(p)
-        self._strict = frozenset().union(*(person.strict for person in people))
+        # each person's words are built once per process (cached); a record only keeps them and the union
+        # of all its people's words, where a mention can start
+        self._people = [_person_words(full, language) for full, _role in self.known]
+        self._any = frozenset().union(*(keys for p in self._people for keys in (p.words, p.alone, p.initials)))
+        self._strict = frozenset().union(*(person.strict for person in self._people))
+
+    def _who(self, word: str, kind: str) -> list[int]:
+        """Return the people (indices into ``known``) with ``word`` among their ``words``, ``alone`` or
+        ``initials``."""
+        return [p for p, person in enumerate(self._people) if word in getattr(person, kind)]
 
     def load(self) -> None:
         pass
@@ -130,8 +133,13 @@ class RecordNameRecognizer(EntityRecognizer):
         results: list[RecognizerResult] = []
         tokens = list(_TOKEN.finditer(text))
         words = [token.group().lower() for token in tokens]
+        starts = self._any
         i = 0
         while i < len(tokens):
+            # a mention starts at a word of someone's (or an initial): only there is a run worth following
+            if words[i] not in starts:
+                i += 1
+                continue
             found = self._mention(text, tokens, words, i)
             if found is None:
                 i += 1
@@ -165,10 +173,11 @@ class RecordNameRecognizer(EntityRecognizer):
         space separates them; a family plural is a mention alone.
         """
         word = words[i]
-        if word in self._alone and word not in self._word and word not in self._initial:
+        alone = self._who(word, "alone")
+        if alone and not self._who(word, "words") and not self._who(word, "initials"):
             if word in self._strict and not tokens[i].group()[0].isupper():
                 return None
-            return i + 1, self._alone[word]
+            return i + 1, alone
         people: set[int] | None = None
         j = i
         whole = 0  # whole words in the run (initials alone are not a mention)
@@ -201,10 +210,12 @@ class RecordNameRecognizer(EntityRecognizer):
     def _element(self, words: list[str], j: int) -> tuple[int, list[int], bool] | None:
         """Return (tokens taken, people, whether a whole word) of the run element at token ``j``."""
         word = words[j]
-        if j + 1 < len(words) and words[j + 1] == "." and word in self._initial:
-            return 2, self._initial[word], False
-        if word in self._word:
-            return 1, self._word[word], True
+        if word not in self._any:
+            return None
+        if j + 1 < len(words) and words[j + 1] == "." and (initial := self._who(word, "initials")):
+            return 2, initial, False
+        if who := self._who(word, "words"):
+            return 1, who, True
         return None
 
 
