@@ -34,6 +34,31 @@ ENTITY = "PERSON"
 
 _WORD = re.compile(r"\b[^\W\d_]\.|[^\W\d_]+(?:[-‐][^\W\d_]+)*")
 
+
+def _upper_letters() -> str:
+    """Return a character class of the letters ``str.isupper`` calls upper case (Basic Multilingual Plane)."""
+    letter = re.compile(r"[^\W\d_]")
+    codes = [c for c in range(0x10000) if chr(c).isupper() and letter.match(chr(c))]
+    ranges: list[tuple[int, int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]"
+
+
+_UPPER = _upper_letters()
+#: The tokens of ``_WORD`` that start with a capital, found without stepping through the others: only
+#: those can be names, and most words of a note are not capitalised.
+_CAPITALISED = re.compile(
+    rf"\b{_UPPER}\.|(?<![^\W\d_])(?<![^\W\d_][-‐]){_UPPER}[^\W\d_]*(?:[-‐][^\W\d_]+)*"
+)
+#: The ``_WORD`` token that ends where only spaces (or nothing) are left before a position.
+_WORD_BEFORE = re.compile(
+    r"(?:\b[^\W\d_]\.|(?<![^\W\d_])(?<![^\W\d_][-‐])[^\W\d_]+(?:[-‐][^\W\d_]+)*)(?=[ \u00a0\t]{0,3}\Z)"
+)
+
 _BG_SUFFIXES: tuple[str, ...] = (
     "ов",
     "ев",
@@ -281,11 +306,11 @@ class GazetteerNameRecognizer(EntityRecognizer):
     def _spans(self, text: str) -> Iterable[RecognizerResult]:
         tokens: list[tuple[int, int, str, str | None]] = []
         language = self.supported_language
-        for m in _WORD.finditer(text):
+        # only a capitalised word can be a name token; where its sentence starts matters only then. Words
+        # in between need not be read: a lower-case word between two capitalised ones keeps them apart.
+        for m in _CAPITALISED.finditer(text):
             start, end, word = m.start(), m.end(), m.group()
-            # only a capitalised word can be a name token; where its sentence starts matters only then
-            kind = word_kind(word, language, _sentence_start(text, start)) if word[0].isupper() else None
-            tokens.append((start, end, word, kind))
+            tokens.append((start, end, word, word_kind(word, language, _sentence_start(text, start))))
         i = 0
         titles = _TITLES[self.supported_language]
         while i < len(tokens):
@@ -299,7 +324,7 @@ class GazetteerNameRecognizer(EntityRecognizer):
             if INSTITUTION_BEFORE.search(text, max(0, group[0][0] - INSTITUTION_REACH), group[0][0]):
                 i = j + 1  # «ОУ „Любен Каравелов“», «ЦНСТ „Надежда“»: a school or centre named after someone
                 continue
-            previous = tokens[i - 1][2].lower() if i > 0 and _joined(text, tokens[i - 1][1], tokens[i][0]) else ""
+            previous = _word_before(text, tokens[i][0]).lower()
             result = self._score(group, previous in titles or previous.rstrip(".") in titles)
             if result is not None:
                 start = group[0][0]
@@ -352,6 +377,12 @@ INSTITUTION_BEFORE = re.compile(
     r"|(?<!\bот\s)\b(?:имени|им\.)\s*(?:Героя\s+Советского\s+Союза\s+|Героя\s+России\s+)?$"
 )
 INSTITUTION_REACH = 90
+
+
+def _word_before(text: str, start: int) -> str:
+    """Return the word just before ``start`` when only spaces separate them (``_joined``), else ""."""
+    match = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    return match.group() if match is not None and _joined(text, match.end(), start) else ""
 
 
 def _joined(text: str, end: int, start: int) -> bool:

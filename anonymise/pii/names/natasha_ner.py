@@ -19,7 +19,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from anonymise.pii.names.forms import morph
-from anonymise.pii.names.gazetteer import _WORD, _name_cased, _sentence_start, word_kind
+from anonymise.pii.names.gazetteer import _CAPITALISED, _name_cased, _sentence_start, word_kind
 
 ENTITY = "PERSON"
 SCORE = 0.7
@@ -94,14 +94,27 @@ def _persons(text: str, offset: int) -> list[tuple[int, int]]:
     return [(offset + span.start, offset + span.stop) for span in doc.spans if span.type == "PER"]
 
 
+#: A place word or its abbreviation right before a capitalised word: the word names a street or a
+#: settlement («ул. Стара-Загора», «с. Курумоч»), which the address recognizer reads, not a person.
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:ул|г|с|п|д|пос|пгт|пр|пр-т|пер|ш|мкр|б-р|р-н|обл|наб|пл|туп|х|ст)\.|"
+    r"\b(?:улиц[аеуы]|город[аеу]?|сел[оае]|посёлк?[аеу]?|поселк?[аеу]?|деревн[яеи]|проспект[аеу]?|"
+    r"бульвар[аеу]?|переул[оа]?к[аеу]?|шоссе|микрорайон[аеу]?|станиц[аеы]|хутор[аеу]?))\s{1,3}\Z",
+    re.IGNORECASE,
+)
+
+
 def _sentences_to_read(text: str) -> list[tuple[int, int]]:
-    """Return (start, end) of each sentence of ``text`` that has an ``unexplained`` word in it."""
+    """Return (start, end) of each sentence of ``text`` that has an ``unexplained`` word in it, one that
+    is not a place named after a place word (``_PLACE_BEFORE``)."""
     chunks: list[tuple[int, int]] = []
-    for match in _WORD.finditer(text):
+    for match in _CAPITALISED.finditer(text):
         start = match.start()
         if chunks and start < chunks[-1][1]:
             continue
-        if not text[start].isupper() or not unexplained(match.group(), _sentence_start(text, start)):
+        if not unexplained(match.group(), _sentence_start(text, start)):
+            continue
+        if _PLACE_BEFORE.search(text, max(0, start - 16), start):
             continue
         ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, match.end())]
         begin = ends[-1] if ends else 0

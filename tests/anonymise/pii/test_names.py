@@ -257,3 +257,41 @@ def test_record_names_inside_nested_institution_quotes_and_after_numbers() -> No
     assert spans(recognizer, text) == ["Надежда Петрова"]
     bg = record_recognizer([("Надежда Петрова", "parent")], "bg")
     assert spans(bg, "Адрес: бл. 9, ап. 5. Надежда за подобрение има.") == []
+
+
+# --- scanning only capitalised words ----------------------------------------------------------------------
+
+TOKEN_EDGES = (
+    "северо-Западный 5Иван И.Петров ж.к. Иван г.Иван _Иван Şükrü Öz-Demir a-Б ИВАН-петров «Мария» "
+    "Ⓐbc ǅemal 12.03.2019г. Иванова-Петрова, М.И.Сидорова.\nСоня и майка й Роза"
+)
+
+
+def test_capitalised_scan_reads_the_same_tokens_as_a_full_scan() -> None:
+    """The gazetteer and natasha step only through capitalised words; they must be exactly the capitalised
+    tokens of the full word scan, and the word before each one the full scan's previous token."""
+    from benchmarks.pii_corpus import generate_corpus
+
+    from anonymise.pii.names.gazetteer import _CAPITALISED, _WORD, _joined, _word_before
+
+    texts = [note.text for language in ("bg", "ru") for note in generate_corpus(150, language, 11)] + [TOKEN_EDGES]
+    checked = 0
+    for text in texts:
+        tokens = list(_WORD.finditer(text))
+        expected = [(m.start(), m.end()) for m in tokens if m.group()[0].isupper()]
+        assert [(m.start(), m.end()) for m in _CAPITALISED.finditer(text)] == expected, text
+        for k, token in enumerate(tokens):
+            if token.group()[0].isupper():
+                joined = k > 0 and _joined(text, tokens[k - 1].end(), token.start())
+                assert _word_before(text, token.start()) == (tokens[k - 1].group() if joined else ""), text
+                checked += 1
+    assert checked > 5000
+
+
+def test_natasha_does_not_read_a_street_or_settlement_name() -> None:
+    from anonymise.pii.names.natasha_ner import _sentences_to_read
+
+    assert _sentences_to_read("Проживают по адресу: с. Курумоч, д. 5.") == []
+    assert _sentences_to_read("Самара, ул. Стара-Загора, д. 1, кв. 3.") == []
+    text = "Вчера приходила Евлампия Курумоч с сыном."
+    assert _sentences_to_read(text) == [(0, len(text))]
