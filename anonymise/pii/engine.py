@@ -53,7 +53,7 @@ from anonymise.pii.recognizers.ru.oms_policy import OmsPolicyRecognizer
 from anonymise.pii.recognizers.ru.passport import RuPassportRecognizer
 from anonymise.pii.recognizers.ru.snils import SnilsRecognizer
 
-__all__ = ["ENTITY_PLACEHOLDERS", "LANGUAGES", "KeywordContextEnhancer", "analyze", "analyzer", "resolve_overlaps"]
+__all__ = ["ENTITY_PLACEHOLDERS", "LANGUAGES", "PLACEHOLDERS", "KeywordContextEnhancer", "analyze", "analyzer", "resolve_overlaps"]
 
 #: Entity type → the Bulgarian placeholder written in its place.
 ENTITY_PLACEHOLDERS: dict[str, str] = {
@@ -72,6 +72,29 @@ ENTITY_PLACEHOLDERS: dict[str, str] = {
     "OMS_POLICY": "[ПОЛИЦА ОМС]",
     "RU_BIRTH_CERTIFICATE": "[СВИДЕТЕЛСТВО]",
     "PERSON": "[ЛИЦЕ]",
+}
+
+#: Language → entity type → the placeholder written in a note of that language: a Russian note reads
+#: «[ТЕЛЕФОН]», «[ДАТА РОЖДЕНИЯ]», «[ЭЛ. ПОЧТА]» in Russian.
+PLACEHOLDERS: dict[str, dict[str, str]] = {
+    "bg": ENTITY_PLACEHOLDERS,
+    "ru": {
+        "EGN": "[ЕГН]",
+        "LNC": "[ЛНЧ]",
+        "BG_ID_CARD": "[ЛИЧНАЯ КАРТА]",
+        "BG_PASSPORT": "[ПАСПОРТ]",
+        "RU_PASSPORT": "[ПАСПОРТ]",
+        "IBAN": "[IBAN]",
+        "PHONE_NUMBER": "[ТЕЛЕФОН]",
+        "EMAIL_ADDRESS": "[ЭЛ. ПОЧТА]",
+        "ADDRESS": "[АДРЕС]",
+        "DATE_OF_BIRTH": "[ДАТА РОЖДЕНИЯ]",
+        "SNILS": "[СНИЛС]",
+        "INN": "[ИНН]",
+        "OMS_POLICY": "[ПОЛИС ОМС]",
+        "RU_BIRTH_CERTIFICATE": "[СВИДЕТЕЛЬСТВО О РОЖДЕНИИ]",
+        "PERSON": "[ЛИЦО]",
+    },
 }
 
 #: Language → the recognizer classes of its analyzer (each built with that language).

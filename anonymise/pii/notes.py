@@ -155,13 +155,14 @@ def _scan_chunk(
     counts: dict[str, dict[str, int]] = {}
     scrubbed: list[tuple[str, int, str]] = []
     for known, notes in families:
-        labels = CaseLabels()
-        ad_hoc = [record_recognizer(known, language)] if known else []
+        labels = CaseLabels(language=language)
+        record = record_recognizer(known, language) if known else None
+        ad_hoc = [record] if record is not None else []
         for entity, row, text in notes:
             by_type = counts.setdefault(entity, {})
             by_type["notes_with_text"] = by_type.get("notes_with_text", 0) + 1
             if scrub:
-                out = scrub_text(text, language, known, labels)
+                out = scrub_text(text, language, known, labels, record=record)
                 types = [span.type for span in out.spans]
                 scrubbed.append((entity, row, out.text))
             else:

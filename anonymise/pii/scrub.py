@@ -3,8 +3,9 @@
 Identifiers become their type («[ЕГН]», «[ТЕЛЕФОН]», «[АДРЕС]» …). People become their role and a
 number that stays the same across all notes of a case when the same :class:`CaseLabels` is passed:
 the record's own people by their role («[ДЕТЕ-1]», «[РОДИТЕЛ-1]», «[СЛУЖИТЕЛ-1]»), anyone else the
-text names as «[ЛИЦЕ-1]», «[ЛИЦЕ-2]» … The replacement is Presidio's anonymizer with custom
-operators (never its ``hash`` operator, which is randomly salted).
+text names as «[ЛИЦЕ-1]», «[ЛИЦЕ-2]» … Placeholders are in the note's language: a Russian note reads
+«[РЕБЁНОК-1]», «[РОДИТЕЛЬ-1]», «[СОТРУДНИК-1]», «[ЛИЦО-1]», «[ДАТА РОЖДЕНИЯ]». The replacement is
+Presidio's anonymizer with custom operators (never its ``hash`` operator, which is randomly salted).
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from presidio_analyzer import RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
 from anonymise.names import normalise
-from anonymise.pii.engine import ENTITY_PLACEHOLDERS, analyze
+from anonymise.pii.engine import PLACEHOLDERS, analyze
 
-ROLE_LABELS = {"child": "ДЕТЕ", "parent": "РОДИТЕЛ", "staff": "СЛУЖИТЕЛ", "other": "ЛИЦЕ"}
+#: Language → role → the word of a person's placeholder.
+ROLE_LABELS = {
+    "bg": {"child": "ДЕТЕ", "parent": "РОДИТЕЛ", "staff": "СЛУЖИТЕЛ", "other": "ЛИЦЕ"},
+    "ru": {"child": "РЕБЁНОК", "parent": "РОДИТЕЛЬ", "staff": "СОТРУДНИК", "other": "ЛИЦО"},
+}
 KnownName = str | tuple[str, str]
 
 
@@ -56,11 +61,13 @@ class CaseLabels:
 
     by_key: dict[str, str] = field(default_factory=dict)
     next_number: dict[str, int] = field(default_factory=dict)
+    language: str = "bg"
 
     def label(self, role: str, key: str) -> str:
         """Return the placeholder of the person identified by ``key`` (created on first use)."""
         if key not in self.by_key:
-            word = ROLE_LABELS.get(role, "ЛИЦЕ")
+            words = ROLE_LABELS.get(self.language, ROLE_LABELS["bg"])
+            word = words.get(role, words["other"])
             number = self.next_number.get(word, 0) + 1
             self.next_number[word] = number
             self.by_key[key] = f"[{word}-{number}]"
@@ -88,20 +95,26 @@ def scrub(
     language: str,
     known_names: Sequence[KnownName] = (),
     labels: CaseLabels | None = None,
+    *,
+    record: EntityRecognizer | None = None,
 ) -> Scrubbed:
     """Return ``text`` with personal data replaced by typed placeholders, and the spans found.
 
     ``known_names`` are the names of the people of the note's family, case and staff, each a name or
     a ``(name, role)`` pair with role child, parent, staff or other; their every inflected form is found.
+    ``record`` is their recognizer when the caller has built it already (``record_recognizer(known)``,
+    once for all of a family's notes); ``labels`` keeps each person's placeholder across the notes of a
+    case (made in ``language`` when new).
     """
     if not text:
         return Scrubbed(text or "", ())
-    from anonymise.pii.names import record_recognizer
+    if record is None and known_names:
+        from anonymise.pii.names import record_recognizer
 
-    known = _known(known_names)
-    ad_hoc = [record_recognizer(known, language)] if known else []
-    results = analyze(text, language, ad_hoc=ad_hoc)
-    labels = labels if labels is not None else CaseLabels()
+        record = record_recognizer(_known(known_names), language)
+    results = analyze(text, language, ad_hoc=[record] if record is not None else [])
+    labels = labels if labels is not None else CaseLabels(language=language)
+    placeholders = PLACEHOLDERS.get(language, PLACEHOLDERS["bg"])
     spans: list[Span] = []
     replacement: dict[tuple[int, int], str] = {}
     for r in sorted(results, key=lambda r: (r.start, r.end)):
@@ -109,7 +122,7 @@ def scrub(
             role, key = _person_key(r, text, language)
             replacement[(r.start, r.end)] = labels.label(role, key)
         else:
-            replacement[(r.start, r.end)] = ENTITY_PLACEHOLDERS.get(r.entity_type, f"[{r.entity_type}]")
+            replacement[(r.start, r.end)] = placeholders.get(r.entity_type, f"[{r.entity_type}]")
         meta = r.recognition_metadata or {}
         spans.append(Span(r.entity_type, r.start, r.end, str(meta.get("recognizer_name", "")), round(r.score, 3)))
     # one operator per span: Presidio hands a custom operator only the span's text, so each span gets

@@ -58,6 +58,21 @@ def test_russian_notes_are_scrubbed_of_cases_and_identifiers():
     assert "[СНИЛС]" in out.text and "[ТЕЛЕФОН]" in out.text
 
 
+def test_a_russian_note_gets_russian_placeholders():
+    known = [("Петров Иван Сергеевич", "child"), ("Петрова Мария Ивановна", "parent"), ("Орлова Анна", "staff")]
+    note = (
+        "Орлова А. позвонила Марии Ивановне: Ваня родился 12.03.2019 г., "
+        "почта maria.petrova@mail.ru. Приходила соседка Гульнара Хабибуллина."
+    )
+    out = scrub(note, "ru", known)
+    assert out.text == (
+        "[СОТРУДНИК-1] позвонила [РОДИТЕЛЬ-1]: [РЕБЁНОК-1] родился [ДАТА РОЖДЕНИЯ] г., "
+        "почта [ЭЛ. ПОЧТА]. Приходила соседка [ЛИЦО-1]."
+    ), out.text
+    # a Bulgarian note keeps Bulgarian words
+    assert scrub("Иван дойде.", "bg", [("Иван Петров", "child")]).text == "[ДЕТЕ-1] дойде."
+
+
 def test_empty_text_is_returned_as_is():
     assert scrub("", "bg").text == "" and scrub("", "bg").spans == ()
 
@@ -129,7 +144,7 @@ def test_a_namesake_of_the_record_is_scrubbed_whole_and_not_labelled_as_the_reco
     known = [("Смирнова Дарья Олеговна", "parent")]
     out = scrub("Ранее ребёнок жил с Дарьей Яковлевой, бабушкой. Дарья Олеговна согласна.", "ru", known)
     assert "Яковлевой" not in out.text and "Дарь" not in out.text, out.text
-    assert out.text.count("[РОДИТЕЛ-1]") == 1 and "[ЛИЦЕ-1]" in out.text, out.text
+    assert out.text.count("[РОДИТЕЛЬ-1]") == 1 and "[ЛИЦО-1]" in out.text, out.text
 
 
 def test_the_package_exports_scrub_and_every_public_name_lazily():
