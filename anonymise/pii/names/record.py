@@ -22,7 +22,13 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from anonymise.pii.names.forms import bg_forms, ru_forms, word_form_parts
-from anonymise.pii.names.gazetteer import _COMMON_NAMES, INSTITUTION_BEFORE, INSTITUTION_REACH, _sentence_start
+from anonymise.pii.names.gazetteer import (
+    _COMMON_NAMES,
+    INSTITUTION_BEFORE,
+    INSTITUTION_REACH,
+    _ru_tags,
+    _sentence_start,
+)
 
 ENTITY = "PERSON"
 SCORE = 0.95
@@ -33,12 +39,15 @@ _PATRONYMIC = ("вич", "вна", "ична", "ич")
 def split_name(full: str, language: str) -> tuple[str, str | None, str | None]:
     """Return (given, family, middle) of a full name as written in a record.
 
-    Bulgarian is «given [middle] family»; Russian registers also write «Family Given Patronymic».
+    Bulgarian is «given [middle] family»; Russian registers also write «Family Given Patronymic», and
+    «Family Given» when the second word is a given name in pymorphy3's dictionary and the first is not.
 
     >>> split_name("Мария Иванова Петрова", "bg")
     ('Мария', 'Петрова', 'Иванова')
     >>> split_name("Петров Иван Сергеевич", "ru")
     ('Иван', 'Петров', 'Сергеевич')
+    >>> split_name("Орлова Анна", "ru"), split_name("Анна Орлова", "ru")
+    (('Анна', 'Орлова', None), ('Анна', 'Орлова', None))
     """
     words = full.split()
     if not words:
@@ -46,6 +55,8 @@ def split_name(full: str, language: str) -> tuple[str, str | None, str | None]:
     if len(words) == 1:
         return words[0], None, None
     if len(words) == 2:
+        if language == "ru" and _ru_tags(words[1])[0] and not _ru_tags(words[0])[0]:
+            return words[1], words[0], None
         return words[0], words[1], None
     if language == "ru" and words[-1].lower().endswith(_PATRONYMIC) and not words[1].lower().endswith(_PATRONYMIC):
         return words[1], words[0], " ".join(words[2:])
