@@ -27,7 +27,15 @@ from functools import cache, lru_cache
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from anonymise.pii.names.forms import _data_text, bg_diminutives, bg_vocatives, morph, ru_declensions, ru_diminutives
+from anonymise.pii.names.forms import (
+    _data_text,
+    _table,
+    bg_diminutives,
+    bg_vocatives,
+    morph,
+    ru_declensions,
+    ru_diminutives,
+)
 from anonymise.transliterate import bg_latin, ru_latin
 
 ENTITY = "PERSON"
@@ -45,15 +53,17 @@ def _upper_letters() -> str:
             ranges[-1] = (ranges[-1][0], c)
         else:
             ranges.append((c, c))
-    return "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]"
+    return (
+        "["
+        + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+        + "]"
+    )
 
 
 _UPPER = _upper_letters()
 #: The tokens of ``_WORD`` that start with a capital, found without stepping through the others: only
 #: those can be names, and most words of a note are not capitalised.
-_CAPITALISED = re.compile(
-    rf"\b{_UPPER}\.|(?<![^\W\d_])(?<![^\W\d_][-‐]){_UPPER}[^\W\d_]*(?:[-‐][^\W\d_]+)*"
-)
+_CAPITALISED = re.compile(rf"\b{_UPPER}\.|(?<![^\W\d_])(?<![^\W\d_][-‐]){_UPPER}[^\W\d_]*(?:[-‐][^\W\d_]+)*")
 #: The ``_WORD`` token that ends where only spaces (or nothing) are left before a position.
 _WORD_BEFORE = re.compile(
     r"(?:\b[^\W\d_]\.|(?<![^\W\d_])(?<![^\W\d_][-‐])[^\W\d_]+(?:[-‐][^\W\d_]+)*)(?=[ \u00a0\t]{0,3}\Z)"
@@ -181,6 +191,8 @@ def lexicon(language: str) -> Lexicon:
     surnames: set[str] = set()
     if language == "bg":
         names = _lines("bg_given.txt") + _lines("bg_turkish_roma_given.txt") + _lines("latin_given.txt")
+        # a name whose vocatives and diminutives the forms table lists is a given name too
+        names += sorted(_table("bg_given_forms.csv"))
         for name in names:
             given |= {name} | bg_vocatives(name) | bg_diminutives(name)
         for name in _lines("bg_surnames.txt") + _lines("other_surnames.txt"):
@@ -392,7 +404,8 @@ def _joined(text: str, end: int, start: int) -> bool:
 
 
 _OPENING = frozenset(" \u00a0\t\"„“«(–—-'")
-_INITIAL_BEFORE = re.compile(r"\b[^\W\d_]\.$")  # «И. Петров»; not «ап. 5. Надежда …»
+# «И. Петров»; not «ап. 5. Надежда …», «2023 г. Надежда …», «г.р. Надежда …» (lower case: an abbreviation)
+_INITIAL_BEFORE = re.compile(rf"\b{_UPPER}\.$")
 
 
 def _sentence_start(text: str, start: int) -> bool:

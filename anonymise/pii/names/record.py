@@ -195,7 +195,7 @@ class RecordNameRecognizer(EntityRecognizer):
         while j < len(tokens):
             if j > i and text[tokens[j - 1].end() : tokens[j].start()].strip():
                 break  # punctuation between: «Иван, Петров» are two mentions
-            step = self._element(words, j)
+            step = self._element(tokens, words, j)
             if step is None:
                 break
             size, candidates, is_word = step
@@ -218,13 +218,14 @@ class RecordNameRecognizer(EntityRecognizer):
             return False
         return not (i + 1 < len(words) and words[i + 1] in _PREPOSITIONS and _sentence_start(text, tokens[i].start()))
 
-    def _element(self, words: list[str], j: int) -> tuple[int, list[int], bool] | None:
+    def _element(self, tokens: list[re.Match], words: list[str], j: int) -> tuple[int, list[int], bool] | None:
         """Return (tokens taken, people, whether a whole word) of the run element at token ``j``."""
         word = words[j]
         if word not in self._any:
             return None
+        # an initial is a capital and its dot: «г.» (година, город) and «р.» are abbreviations
         if j + 1 < len(words) and words[j + 1] == "." and (initial := self._who(word, "initials")):
-            return 2, initial, False
+            return (2, initial, False) if tokens[j].group()[0].isupper() else None
         if who := self._who(word, "words"):
             return 1, who, True
         return None

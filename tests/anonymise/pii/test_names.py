@@ -251,6 +251,26 @@ def test_a_common_noun_name_opening_a_sentence_before_a_preposition_is_the_noun(
     assert [r.start for r in recognizer.analyze(text, ["PERSON"])] == [text.index("Вчера") + 12, text.rindex("Надежда")]
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "known"),
+    [
+        ("Оценка на 14.02.2023 г. Надежда за подобрение има.", "bg", "Надежда Георгиева Петрова"),
+        ("Сорокина, 22.03.2015 г.р. Надежда на улучшение есть.", "ru", "Сорокина Надежда Ивановна"),
+    ],
+)
+def test_a_lower_case_abbreviation_ends_a_sentence_and_is_no_initial(text: str, language: str, known: str) -> None:
+    """«г.» (година, город) and «р.» are abbreviations: the next sentence's «Надежда за/на …» is the noun,
+    and the abbreviation is never the initial of a record name starting with Г."""
+    assert not [s for s in spans(record_recognizer([(known, "parent")], language), text) if "Надежда" in s]
+    assert not [s for s in found(text, language) if "Надежда" in s]
+    recognizer = record_recognizer([("Надежда Георгиева Петрова", "parent")], "bg")
+    assert spans(recognizer, "Разговор с Н. Г. Петрова, после с г. Петрова.") == ["Н. Г. Петрова", "Петрова"]
+
+
+def test_a_given_name_of_the_forms_table_is_a_given_name() -> None:
+    assert found("Съседката Божана Попова съобщи.", "bg") == ["Божана Попова"]
+
+
 def test_record_names_inside_nested_institution_quotes_and_after_numbers() -> None:
     recognizer = record_recognizer([("Надежда Петрова", "parent")], "ru")
     text = "Семья направлена в ГКУ СО «Центр помощи детям «Вера, Надежда, Любовь»». Надежда Петрова пришла."
@@ -270,9 +290,8 @@ TOKEN_EDGES = (
 def test_capitalised_scan_reads_the_same_tokens_as_a_full_scan() -> None:
     """The gazetteer and natasha step only through capitalised words; they must be exactly the capitalised
     tokens of the full word scan, and the word before each one the full scan's previous token."""
-    from benchmarks.pii_corpus import generate_corpus
-
     from anonymise.pii.names.gazetteer import _CAPITALISED, _WORD, _joined, _word_before
+    from benchmarks.pii_corpus import generate_corpus
 
     texts = [note.text for language in ("bg", "ru") for note in generate_corpus(150, language, 11)] + [TOKEN_EDGES]
     checked = 0
