@@ -185,6 +185,18 @@ ROWS: dict[str, Callable[[Store], dict[str, pl.DataFrame]]] = {"T04": rows_t04, 
 BUILDERS: dict[str, Callable[[Store], pl.DataFrame]] = {"T04": build_t04, "T10": build_t10}
 
 
+def coded(column: str, hierarchy: h.Hierarchy) -> pl.Expr:
+    """Return the column where its value is a code of the hierarchy, else ``_U`` (kept in every total)."""
+    c = pl.col(column)
+    return pl.when(c.is_in(list(hierarchy.parent))).then(c).otherwise(pl.lit(UNKNOWN)).alias(column)
+
+
+def require_jurisdiction(store: Store, jurisdiction: str) -> None:
+    """Refuse a store of another jurisdiction (a Bulgarian table is never built from the Russian store)."""
+    if store.jurisdiction != jurisdiction:
+        raise ValueError(f"this table is built from the {jurisdiction} store only, not {store.jurisdiction}")
+
+
 def register(spec: TableSpec, rows: Callable[[Store], dict[str, pl.DataFrame]]) -> None:
     """Add a table to the release catalogue (used by the modules that declare further tables)."""
     SPECS[spec.id] = spec
@@ -193,4 +205,7 @@ def register(spec: TableSpec, rows: Callable[[Store], dict[str, pl.DataFrame]]) 
 
 
 # the other tables of the catalogue declare themselves (imported last: they use ``register``)
-from anonymise import ministry_tables  # noqa: E402,F401
+from anonymise import (
+    ministry_ru,  # noqa: E402,F401
+    ministry_tables,  # noqa: E402,F401  (first: T12 follows T01–T09)
+)

@@ -1,4 +1,5 @@
-"""The count tables of the ministry release beyond T04 and T10: T01–T03, T05–T09 and T12, as data.
+"""The count tables of the ministry release beyond T04 and T10: T01–T03 and T05–T09, as data (T12, the
+Russian pilot's, is in :mod:`anonymise.ministry_ru`).
 
 MINISTRY-TABLES.md is the specification. As in :mod:`anonymise.ministry`, each spec says what a table
 counts and how it may be published, and each builder only selects *(unit, atomic codes…)* rows from
@@ -33,9 +34,9 @@ import polars as pl
 
 from anonymise import hierarchy as h
 from anonymise.hierarchy import TOTAL, UNKNOWN
-from anonymise.ministry import AGE, SEX, Store, register
+from anonymise.ministry import AGE, SEX, Store, coded, register, require_jurisdiction
 from anonymise.tables import Dim, GroupScan, Measure, TableSpec
-from schemas import codes, geography
+from schemas import codes
 
 #: Operation-code prefixes of the Bulgarian ESF programmes (OP HRD and OP SESG 2014–2020, PHRD/PEO/PFBMA
 #: 2021–2027): which regulation's indicator set an operation reports.
@@ -156,21 +157,10 @@ def _geo(floor: str) -> Dim:
     return Dim("geo", geography_nuts2() if floor == "nuts2" else h.geography_bg(), additive=True, floor=floor)
 
 
-def _coded(column: str, hierarchy: h.Hierarchy) -> pl.Expr:
-    """Return the column where its value is a code of the hierarchy, else ``_U`` (kept in every total)."""
-    c = pl.col(column)
-    return pl.when(c.is_in(list(hierarchy.parent))).then(c).otherwise(pl.lit(UNKNOWN)).alias(column)
-
-
 def no_rows(spec: TableSpec) -> dict[str, pl.DataFrame]:
     """Return no rows for every measure of ``spec`` (the store holds nothing the table counts)."""
     rows = pl.DataFrame(schema={c: pl.String for c in ["unit", *spec.dimensions]})
     return {m: rows for m in spec.measure_names}
-
-
-def _require(store: Store, jurisdiction: str) -> None:
-    if store.jurisdiction != jurisdiction:
-        raise ValueError(f"this table is built from the {jurisdiction} store only, not {store.jurisdiction}")
 
 
 # --- ESF (T01–T03) -------------------------------------------------------------------------------
@@ -258,7 +248,7 @@ def _esf_outputs(
     store: Store, spec: TableSpec, indicators: Mapping[str, pl.Expr], stated: Mapping[str, str]
 ) -> dict[str, pl.DataFrame]:
     """Return the rows of an ESF outputs table: participations by operation, entry, sex and indicator."""
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     end = store.period.end
     entry = pl.col("entry_month").str.slice(0, 4).cast(pl.Int32) * 12 + pl.col("entry_month").str.slice(5, 2).cast(
         pl.Int32
@@ -312,7 +302,7 @@ def rows_t02(store: Store) -> dict[str, pl.DataFrame]:
 
 def rows_t03(store: Store) -> dict[str, pl.DataFrame]:
     """Rows of T03 (ESF results), per measure: leavers by operation, exit, sex and result 4 weeks and 6 months after."""
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     people = store.people().select("person_cid", "sex")
     leavers = (
         _participations(store, list(T03.dim("operation").hierarchy.parent))
@@ -326,7 +316,7 @@ def rows_t03(store: Store) -> dict[str, pl.DataFrame]:
     )
     rows = {
         f"participants_{horizon}": leavers.filter(pl.col(f"result_{horizon}").is_not_null()).select(
-            "unit", "operation", "exit", "sex", _coded(f"result_{horizon}", T03.dim("result").hierarchy).alias("result")
+            "unit", "operation", "exit", "sex", coded(f"result_{horizon}", T03.dim("result").hierarchy).alias("result")
         )
         for horizon in ("4w", "6m")
     }
@@ -369,7 +359,7 @@ def rows_t05(store: Store) -> dict[str, pl.DataFrame]:
     """Rows of T05 (service volume), per measure: events and the persons they served, by quarter, residence and
     service.
     """
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     people = store.people().select("person_cid", "geo")
     events = (
         store.served()
@@ -380,8 +370,8 @@ def rows_t05(store: Store) -> dict[str, pl.DataFrame]:
             pl.col("quarter").str.slice(-2).alias("quarter"),
             "geo",
             pl.col("service_code").alias("service"),
-            _coded("modality", T05.dim("modality").hierarchy),
-            _coded("setting", T05.dim("setting").hierarchy),
+            coded("modality", T05.dim("modality").hierarchy),
+            coded("setting", T05.dim("setting").hierarchy),
         )
     )
     dims = list(T05.dimensions)
@@ -469,7 +459,7 @@ def rows_t06(store: Store) -> dict[str, pl.DataFrame]:
     ``family_pid`` is a partner's pseudonym: a family supported by two partners counts at each. Its
     children are counted once, by central pseudonym, where they live.
     """
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     members = _members(store)
     served = store.served().select("person_pid").unique()
     supported = members.join(served, on="person_pid", how="semi").select("family_pid").unique()
@@ -526,7 +516,7 @@ def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
     A case lives where its child lives (else where its family lives); the outcome of a case opened in
     the period is its outcome at the period end (``open`` if it closed later).
     """
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     if store.cases is None:
         return no_rows(T07)
     months, last = store.period.months, store.period.months[-1]
@@ -540,9 +530,9 @@ def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
         .select(
             pl.col("case_pid").alias("unit"),
             pl.coalesce("geo", "family_geo", pl.lit(UNKNOWN)).alias("geo"),
-            _coded("referral_source", T07.dim("referral_source").hierarchy),
-            _coded("case_type", T07.dim("case_type").hierarchy),
-            _coded("child_age_band_at_opening", AGE.hierarchy).alias("age_band"),
+            coded("referral_source", T07.dim("referral_source").hierarchy),
+            coded("case_type", T07.dim("case_type").hierarchy),
+            coded("child_age_band_at_opening", AGE.hierarchy).alias("age_band"),
             "outcome",
             "opened_month",
             "closed_month",
@@ -554,9 +544,9 @@ def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
     rows = {
         "cases_opened": cases.filter(pl.col("opened_month").is_in(months))
         .with_columns(pl.when(still_open).then(pl.lit("open")).otherwise(pl.col("outcome")).alias("outcome"))
-        .select("unit", *dims[:-1], _coded("outcome", outcome)),
+        .select("unit", *dims[:-1], coded("outcome", outcome)),
         "cases_closed": cases.filter(pl.col("closed_month").is_in(months)).select(
-            "unit", *dims[:-1], _coded("outcome", outcome)
+            "unit", *dims[:-1], coded("outcome", outcome)
         ),
     }
     return rows
@@ -596,7 +586,7 @@ def rows_t08(store: Store) -> dict[str, pl.DataFrame]:
     """Rows of T08 (early childhood), per measure: children aged 0–6 at the period end, and expectant
     parents, who used an early-childhood service in the period; and the home visits they had.
     """
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     people = store.people()
     children = people.filter(pl.col("age").is_between(0, 6)).select(
         "person_cid",
@@ -657,7 +647,7 @@ def rows_t09(store: Store) -> dict[str, pl.DataFrame]:
     A child is in a precarious family situation when a family it belongs to is single-parent or has a
     case of abandonment prevention, reintegration, risk or violence open in the period.
     """
-    _require(store, "bg")
+    require_jurisdiction(store, "bg")
     first, last = store.period.months[0], store.period.months[-1]
     members = _members(store)
     families = _families(members)
@@ -696,59 +686,6 @@ def rows_t09(store: Store) -> dict[str, pl.DataFrame]:
     return rows
 
 
-# --- Russian pilot (T12) -------------------------------------------------------------------------
-
-T12 = TableSpec(
-    id="T12",
-    title_bg="Руски пилот",
-    title_en="Russian pilot",
-    jurisdiction="ru",
-    dims=(
-        Dim("district_group", h.district_group_ru(), additive=True),
-        Dim("service", h.service(), additive=False),
-        SEX,
-        AGE,
-    ),
-    measures=(Measure("recipients", "person"),),
-    threshold=10,
-    # produced inside the Russian domain: its own universe, never linked to a Bulgarian table
-    universe="ru:recipients",
-    floor="district group",
-    # as T04: who gets which service where, and who they are where; 600 recipients at pilot scale
-    crossings=(("district_group", "service"), ("district_group", "sex", "age_band")),
-)
-
-
-def district_group(people: pl.DataFrame) -> pl.Expr:
-    """Return each person's Samara district group: the store's own column (derived from the person's OKTMO
-    settlement code when the store was written), else from an OKTMO code column, else ``_U``."""
-    groups = list(h.district_group_ru().parent)
-    if "district_group" in people.columns:
-        return _coded("district_group", h.district_group_ru())
-    for column in ("oktmo", "settlement_code", "municipality_code"):
-        if column in people.columns:
-            ref = geography.oktmo()
-            mapping = dict(zip(ref["oktmo"], ref["district_group"], strict=True))
-            group = pl.col(column).replace_strict(mapping, default=UNKNOWN, return_dtype=pl.String)
-            return pl.when(group.is_in(groups)).then(group).otherwise(pl.lit(UNKNOWN)).alias("district_group")
-    return pl.lit(UNKNOWN).alias("district_group")
-
-
-def rows_t12(store: Store) -> dict[str, pl.DataFrame]:
-    """Rows of T12 (Russian pilot), per measure: recipients served in the period, from the Russian store only."""
-    _require(store, "ru")
-    people = store.people()
-    people = people.select("person_cid", district_group(people), "sex", "age_band")
-    rows = (
-        store.served()
-        .select("person_cid", pl.col("service_code").alias("service"))
-        .unique()
-        .join(people, on="person_cid", how="inner")
-        .rename({"person_cid": "unit"})
-    )
-    return {"recipients": rows}
-
-
 for _spec, _builder in (
     (T01, rows_t01),
     (T02, rows_t02),
@@ -758,6 +695,5 @@ for _spec, _builder in (
     (T07, rows_t07),
     (T08, rows_t08),
     (T09, rows_t09),
-    (T12, rows_t12),
 ):
     register(_spec, _builder)
