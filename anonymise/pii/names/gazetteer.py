@@ -333,11 +333,13 @@ class GazetteerNameRecognizer(EntityRecognizer):
             while j + 1 < len(tokens) and tokens[j + 1][3] and _joined(text, tokens[j][1], tokens[j + 1][0]):
                 j += 1
             group = tokens[i : j + 1]
-            if INSTITUTION_BEFORE.search(text, max(0, group[0][0] - INSTITUTION_REACH), group[0][0]):
+            if institution_before(text, group[0][0]):
                 i = j + 1  # «ОУ „Любен Каравелов“», «ЦНСТ „Надежда“»: a school or centre named after someone
                 continue
-            previous = _word_before(text, tokens[i][0]).lower()
-            result = self._score(group, previous in titles or previous.rstrip(".") in titles)
+            result = self._score(group, False)
+            if result != self._score(group, True):  # only then does a title before the name matter
+                previous = _word_before(text, tokens[i][0]).lower()
+                result = self._score(group, previous in titles or previous.rstrip(".") in titles)
             if result is not None:
                 start = group[0][0]
                 end = group[-1][1]
@@ -389,6 +391,25 @@ INSTITUTION_BEFORE = re.compile(
     r"|(?<!\bот\s)\b(?:имени|им\.)\s*(?:Героя\s+Советского\s+Союза\s+|Героя\s+России\s+)?$"
 )
 INSTITUTION_REACH = 90
+_OPENING_QUOTES = ("„", "«", '"', "“")
+_AFTER_OPENING = ("“", "”", "»", '"', "\n")  # what may not stand between an open quote and the name
+
+
+def institution_before(text: str, start: int) -> bool:
+    """Return whether the name at ``start`` is an institution's or a street's (``INSTITUTION_BEFORE`` in the
+    ``INSTITUTION_REACH`` characters before it).
+
+    The quoted branch needs an opening quote at most 60 characters back with no closing quote or line
+    break after it, the other branch «им»: most names have neither, and finding the last quotes rules them
+    out at a fraction of the regular expression's cost.
+    """
+    begin = max(0, start - INSTITUTION_REACH)
+    window = text[begin:start]
+    opening = max(window.rfind(quote) for quote in _OPENING_QUOTES)
+    still_open = opening >= 0 and opening >= max(window.rfind(ch) for ch in _AFTER_OPENING)
+    if not (still_open and len(window) - opening - 1 <= 60) and "им" not in window:
+        return False
+    return INSTITUTION_BEFORE.search(text, begin, start) is not None
 
 
 def _word_before(text: str, start: int) -> str:

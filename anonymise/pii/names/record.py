@@ -24,10 +24,9 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from anonymise.pii.names.forms import bg_forms, ru_forms, word_form_parts
 from anonymise.pii.names.gazetteer import (
     _COMMON_NAMES,
-    INSTITUTION_BEFORE,
-    INSTITUTION_REACH,
     _ru_tags,
     _sentence_start,
+    institution_before,
 )
 
 ENTITY = "PERSON"
@@ -158,7 +157,7 @@ class RecordNameRecognizer(EntityRecognizer):
             end_index, people = found
             start, end = tokens[i].start(), tokens[end_index - 1].end()
             i = end_index
-            if INSTITUTION_BEFORE.search(text, max(0, start - INSTITUTION_REACH), start):
+            if institution_before(text, start):
                 continue  # a school, centre or street named after someone who shares a name with the family
             results.append(
                 RecognizerResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 
 import pytest
@@ -314,3 +315,31 @@ def test_natasha_does_not_read_a_street_or_settlement_name() -> None:
     assert _sentences_to_read("Самара, ул. Стара-Загора, д. 1, кв. 3.") == []
     text = "Вчера приходила Евлампия Курумоч с сыном."
     assert _sentences_to_read(text) == [(0, len(text))]
+
+
+def test_the_institution_prefilter_decides_as_the_full_pattern() -> None:
+    """``institution_before`` skips the regular expression when no quote is open and no «им» is near; it
+    must decide every name position of the corpus, and the quoting edge cases, as the pattern does."""
+    from anonymise.pii.names.gazetteer import _CAPITALISED, INSTITUTION_BEFORE, INSTITUTION_REACH, institution_before
+    from benchmarks.pii_corpus import generate_corpus
+
+    edges = [
+        "Детето посещава ОУ „Христо Ботев“. Съседката Божана Попова",
+        "школа имени С. П. Королёва",
+        "ГКУ СО «Центр помощи детям «Вера, Надежда, Любовь»». Надежда пришла",
+        'СУ "Св. Климент Охридски" и Иван',
+        "ЦНСТ „Вяра, Надежда и Любов“, Надежда",
+        'ул. "Иван Вазов" №5 Иван',
+        "«Центр «Вера, Надежда",
+        "СУ „" + "а" * 59 + " Иван",
+        "СУ „" + "а" * 61 + " Иван",
+    ]
+    texts = [note.text for language in ("bg", "ru") for note in generate_corpus(150, language, 12)] + edges
+    decided = Counter()
+    for text in texts:
+        for match in _CAPITALISED.finditer(text):
+            start = match.start()
+            expected = INSTITUTION_BEFORE.search(text, max(0, start - INSTITUTION_REACH), start) is not None
+            assert institution_before(text, start) == expected, text[max(0, start - INSTITUTION_REACH) : match.end()]
+            decided[expected] += 1
+    assert decided[True] > 50 and decided[False] > 5000
