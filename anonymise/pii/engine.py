@@ -53,7 +53,15 @@ from anonymise.pii.recognizers.ru.oms_policy import OmsPolicyRecognizer
 from anonymise.pii.recognizers.ru.passport import RuPassportRecognizer
 from anonymise.pii.recognizers.ru.snils import SnilsRecognizer
 
-__all__ = ["ENTITY_PLACEHOLDERS", "LANGUAGES", "PLACEHOLDERS", "KeywordContextEnhancer", "analyze", "analyzer", "resolve_overlaps"]
+__all__ = [
+    "ENTITY_PLACEHOLDERS",
+    "LANGUAGES",
+    "PLACEHOLDERS",
+    "KeywordContextEnhancer",
+    "analyze",
+    "analyzer",
+    "resolve_overlaps",
+]
 
 #: Entity type → the Bulgarian placeholder written in its place.
 ENTITY_PLACEHOLDERS: dict[str, str] = {
