@@ -139,6 +139,16 @@ def district_group_ru() -> Hierarchy:
 
 
 @cache
+def service_form_ru() -> Hierarchy:
+    """Return the Russian forms of social service (442-ФЗ, Art. 19), flat, with ``_U`` (form not derivable).
+
+    Flat: a form is a legal category of its own, not a grouping of services (a service such as a
+    psychologist's consultation is delivered in more than one form).
+    """
+    return flat("service_form_ru", [*codes.RU_SERVICE_FORM, UNKNOWN])
+
+
+@cache
 def service() -> Hierarchy:
     """Return services under their Social Services Act activity.
 

@@ -70,6 +70,32 @@ SPECIALIST_ROLE = (
 )
 ESF_RESULT = ("none", "job_search", "education", "qualification", "employment")
 
+#: Forms of social service of the Russian pilot: Federal Law 442-ФЗ of 28.12.2013, Art. 19 (форма
+#: социального обслуживания): at home, semi-residential (in the provider's premises at set hours of the
+#: day, without accommodation) and residential (with accommodation). The store holds no form: T12 derives
+#: it from each event with the two maps below, and a form it cannot derive is ``_U``.
+RU_SERVICE_FORM = ("home", "semi_residential", "residential")
+RU_SERVICE_FORM_LABEL_RU = {"home": "на дому", "semi_residential": "полустационарная", "residential": "стационарная"}
+#: An event's form from how it was delivered. A home visit is a service at home. Everything else the
+#: provider delivers without accommodation, at its own hours, is semi-residential: a visit to the
+#: centre; outreach work in the community (a mobile team, neither at the recipient's home nor
+#: residential); and a remote consultation (442-ФЗ has no remote form: it is the provider's own
+#: semi-residential service delivered at a distance).
+RU_SERVICE_FORM_BY_MODALITY = {
+    "home_visit": "home",
+    "centre": "semi_residential",
+    "outreach": "semi_residential",
+    "remote": "semi_residential",
+}
+#: Services whose form is fixed by their nature (their Social Services Act activity in
+#: ``data/services.csv``), whatever the event's modality says. This map wins over the modality map:
+#: care with accommodation or shelter is residential, and day care is semi-residential by definition.
+RU_SERVICE_FORM_BY_ACTIVITY = {
+    "residential_care": "residential",
+    "shelter": "residential",
+    "day_care": "semi_residential",
+}
+
 #: Atomic age bands of the ministry tables (MINISTRY-TABLES.md); upper bound inclusive, None = open.
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("Y0T2", 0, 2),
