@@ -35,7 +35,7 @@ import polars as pl
 from anonymise import hierarchy as h
 from anonymise.hierarchy import TOTAL, UNKNOWN
 from anonymise.ministry import AGE, SEX, Store, coded, register, require_jurisdiction
-from anonymise.tables import Dim, GroupScan, Measure, TableSpec
+from anonymise.tables import Dim, GroupScan, Measure, Statistic, TableSpec
 from schemas import codes
 
 #: Operation-code prefixes of the Bulgarian ESF programmes (OP HRD and OP SESG 2014–2020, PHRD/PEO/PFBMA
@@ -339,8 +339,21 @@ T05 = TableSpec(
         Dim("modality", with_unknown("modality", codes.MODALITY), additive=False, additive_for=("events",)),
         Dim("setting", with_unknown("setting", codes.SETTING), additive=False, additive_for=("events",)),
     ),
-    # mean events per user is derived by the reader (hidden when users < 10): both counts are published
     measures=(Measure("events", "event"), Measure("unique_persons", "person")),
+    # shown where both counts are published and users ≥ 10: with one of them suppressed, the mean
+    # times the users (or the events over the mean) would give the suppressed one back
+    statistics=(
+        Statistic(
+            "mean_events_per_user",
+            "mean",
+            of="unique_persons",
+            total="events",
+            min_n=10,
+            unit="events per user",
+            step="0.1",
+            describe="events / unique persons of the cell: the mean number of events per person served",
+        ),
+    ),
     threshold=5,
     # unique persons are T04's and T10's count (persons served in the period by residence and
     # service): cells where the shared dimensions agree and the others are at the total are equal
@@ -480,6 +493,10 @@ def rows_t06(store: Store) -> dict[str, pl.DataFrame]:
 
 # --- Child protection (T07) ----------------------------------------------------------------------
 
+#: The store's duration of a case in days (closed − opened, computed from the dates before they are
+#: generalised to months); null for an open case, and for every case in a store written without it.
+DURATION = "duration_days"
+
 T07 = TableSpec(
     id="T07",
     title_bg="Закрила на детето и превенция на изоставянето",
@@ -494,6 +511,19 @@ T07 = TableSpec(
         Dim("outcome", with_unknown("outcome", codes.OUTCOME), additive=True),
     ),
     measures=(Measure("cases_opened", "case"), Measure("cases_closed", "case")),
+    statistics=(
+        Statistic(
+            "median_duration_days",
+            "median",
+            of="cases_closed",
+            column=DURATION,
+            min_n=10,
+            unit="days",
+            step="7",
+            describe="median duration of the cases closed in the period: closed − opened in days, from the "
+            "dates as the partner sent them (the store keeps their months and this duration only)",
+        ),
+    ),
     threshold=10,
     universe="bg:child-protection-cases",
     floor="NUTS3 (NUTS2 if small)",
@@ -514,7 +544,8 @@ def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
     """Rows of T07 (child protection), per measure: cases opened and cases closed in the period.
 
     A case lives where its child lives (else where its family lives); the outcome of a case opened in
-    the period is its outcome at the period end (``open`` if it closed later).
+    the period is its outcome at the period end (``open`` if it closed later). The closed cases carry
+    their duration in days (``duration_days``), for the median duration.
     """
     require_jurisdiction(store, "bg")
     if store.cases is None:
@@ -536,6 +567,7 @@ def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
             "outcome",
             "opened_month",
             "closed_month",
+            (pl.col(DURATION) if DURATION in store.cases.columns else pl.lit(None)).cast(pl.Int64).alias(DURATION),
         )
     )
     outcome = T07.dim("outcome").hierarchy
@@ -545,8 +577,9 @@ def rows_t07(store: Store) -> dict[str, pl.DataFrame]:
         "cases_opened": cases.filter(pl.col("opened_month").is_in(months))
         .with_columns(pl.when(still_open).then(pl.lit("open")).otherwise(pl.col("outcome")).alias("outcome"))
         .select("unit", *dims[:-1], coded("outcome", outcome)),
+        # with each case's duration, which T07's median reads (the count reads unit and codes only)
         "cases_closed": cases.filter(pl.col("closed_month").is_in(months)).select(
-            "unit", *dims[:-1], coded("outcome", outcome)
+            "unit", *dims[:-1], coded("outcome", outcome), DURATION
         ),
     }
     return rows

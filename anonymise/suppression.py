@@ -24,6 +24,12 @@ higher one for cells of sensitive groups. For sums (the value of material suppor
    until every suppressed cell is proved by feasible points of the whole release — a proof, so
    nothing here is approximate except which cells are chosen.
 
+**Statistics** (:class:`~anonymise.tables.Statistic`: means, medians) are not counts: they are never
+suppressed as cells and never enter the attacker's programs. :func:`with_statistics` decides, after
+suppression, which are shown — only where every base count of the cell is published and the units
+are at least ``min_n`` — so that no statistic lets a reader recompute or narrow a suppressed count
+(a mean of events per user times the published users would give back suppressed events).
+
 Cheapest means least information lost: the smallest value, then an interior cell before a margin.
 This is a greedy heuristic (as sdcTable's SIMPLEHEURISTIC and τ-Argus's modular method are
 heuristics), not an optimum; what it guarantees is proved afterwards by the audit, from the
@@ -44,6 +50,8 @@ from anonymise.constraints import DimMeta, System, TableMeta, system
 from anonymise.tables import TOTAL, TableSpec
 
 FREE, PRIMARY, SECONDARY = "F", "C", "D"
+#: Flags of a statistic not shown: too few units (its base counts are published), a base count suppressed.
+FEW, CONCEALED = "A", "M"
 #: rounds a cell may stay unproved (repaired each time) before its two programs over its whole
 #: component confirm that it fails; until then feasible points and its neighbourhood decide
 CONFIRM_AFTER = 3
@@ -411,6 +419,60 @@ def protect(
             pruning_complete=pruning_complete,
         )
     return out, summaries
+
+
+def with_statistics(protected: pl.DataFrame, stats: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
+    """Return a protected long table with its statistics' rows added, each shown or hidden by its rule.
+
+    ``stats`` are the true values (:func:`anonymise.tables.statistic_cells`). A statistic is shown
+    (``F``) only where every base count of its cell is published (``F``) and its ``of`` count and
+    the units with a value are at least ``min_n``; else its value is blank and its flag says why: ``M``
+    when a base count is suppressed (whatever the units: the flag never tells more about a
+    suppressed count than the count's own mark), else ``A``. Hiding depends on published counts
+    only, so a shown mean is a function of two published counts and adds nothing an attacker did not
+    have. The table's ``value`` becomes text (counts as integers, statistics with their decimals).
+    """
+    dims = list(spec.dimensions)
+    keys = ["period", *dims]
+    out = protected.with_columns(pl.col("value").cast(pl.Int64).cast(pl.String))
+    if not spec.statistics:
+        return out
+    status = protected.select(*keys, "measure", pl.col("conf_status").alias("_status"), pl.col("value").alias("_v"))
+    parts = [out]
+    for s in spec.statistics:
+        cells = stats.filter(pl.col("measure") == s.name).select(*keys, "known", "num", "den")
+        concealed = pl.lit(False)
+        for i, base in enumerate(s.bases):
+            b = status.filter(pl.col("measure") == base).select(
+                *keys, pl.col("_status").alias(f"_s{i}"), pl.col("_v").alias(f"_v{i}")
+            )
+            cells = cells.join(b, on=keys, how="left")
+            concealed = concealed | (pl.col(f"_s{i}").fill_null(FREE) != FREE)
+        n = pl.col("_v0").fill_null(0)  # the published ``of`` count (where it is published)
+        few = (n < s.min_n) | (pl.col("known").fill_null(0) < s.min_n) | pl.col("den").is_null()
+        flag = pl.when(concealed).then(pl.lit(CONCEALED)).when(few).then(pl.lit(FEW)).otherwise(pl.lit(FREE))
+        parts.append(
+            cells.with_columns(flag.alias("conf_status"))
+            .with_columns(
+                pl.when(pl.col("conf_status") == FREE).then(s.text("num", "den")).alias("value"),
+                pl.lit(s.name).alias("measure"),
+            )
+            .select(out.columns)
+        )
+    return pl.concat(parts).sort(*keys, "measure")
+
+
+def statistic_figures(released: pl.DataFrame, spec: TableSpec) -> dict[str, dict[str, int]]:
+    """Return, per statistic of a released table, how many cells show it and how many hide it and why."""
+    out = {}
+    for s in spec.statistics:
+        flags = released.filter(pl.col("measure") == s.name)["conf_status"]
+        out[s.name] = {
+            "shown": int((flags == FREE).sum()),
+            "hidden_few_units": int((flags == FEW).sum()),
+            "hidden_base_suppressed": int((flags == CONCEALED).sum()),
+        }
+    return out
 
 
 def dominance_primary(

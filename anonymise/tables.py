@@ -17,20 +17,41 @@ relation the spec declares; declaring a dimension additive that is not would pro
 
 Cells absent from a long table are zero wherever the table publishes that level in that slice; a level
 that is not published in a slice (``totals_only``) has no cells there and no equation.
+
+Statistics (:class:`Statistic`): a table may also publish non-count measures — T05's mean events per
+user, T07's median duration of closed cases — computed per cell at every hierarchy level like the
+counts (:func:`statistic_cells`), but never summed, never suppressed themselves and never part of the
+attacker's programs. Whether each one is shown is decided after suppression, from its base counts
+(:func:`anonymise.suppression.with_statistics`). They are extra rows of the long table (``measure`` is
+the statistic's name), so a table with statistics has its ``value`` written as text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import product
+from typing import Any, Literal
 
 import polars as pl
 
 from anonymise.hierarchy import TOTAL, Hierarchy
 from anonymise.period import Period
 
-__all__ = ["TOTAL", "Dim", "GroupScan", "Measure", "TableSpec", "canonical_persons", "cube", "long", "build_t11"]
+__all__ = [
+    "TOTAL",
+    "Dim",
+    "GroupScan",
+    "Measure",
+    "Statistic",
+    "TableSpec",
+    "build_t11",
+    "canonical_persons",
+    "cube",
+    "long",
+    "statistic_cells",
+]
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,136 @@ class Measure:
     at_most: str | None = None
 
 
+#: Flags of a statistic's row (SDMX CONF_STATUS codes, beside F, C and D of the counts): ``F`` shown.
+STATISTIC_FLAGS = {
+    "F": "free: shown (its base counts are published and at least min_n)",
+    "A": "not shown: fewer than min_n units (its base counts are published; none: the statistic is undefined)",
+    "M": "not shown: a base count of the cell is suppressed (C or D), which the statistic would let a reader "
+    "recompute or narrow",
+}
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A statistic column of a table: a measure that is not a count.
+
+    ``kind``:
+
+    - ``mean``: ``total / of``, two count measures of the table in the same cell (T05: events per
+      user). Shown only where both are published, since the mean and one of them give the other.
+    - ``median``: over the units ``of`` counts in the cell, the median of each unit's ``column`` in
+      ``of``'s rows (T07: duration of the cases closed in the period); with an even number of units
+      the mean of the two middle values. Shown only where ``of`` is published.
+
+    Either is shown only where ``of`` (the number of units it is over) is at least ``min_n`` (for a
+    median also the units with a known value), and is rounded half up to a multiple of ``step`` (a
+    decimal, written with as many decimals as ``step`` has). A median is a value of one case (or the
+    mean of two): the rounding coarsens it, so that it does not state one case's exact value.
+    """
+
+    name: str
+    kind: Literal["mean", "median"]
+    of: str
+    min_n: int
+    unit: str
+    step: str = "1"
+    total: str | None = None
+    column: str | None = None
+    describe: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.kind == "mean") != (self.total is not None) or (self.kind == "median") != (self.column is not None):
+            raise ValueError(f"statistic {self.name}: a mean needs total=, a median column=")
+        if Fraction(self.step) <= 0 or (Fraction(self.step) * 10**self.digits).denominator != 1:
+            raise ValueError(f"statistic {self.name}: step must be a positive decimal")
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        """Return the count measures whose publication decides whether the statistic is shown."""
+        return (self.of,) if self.total is None else (self.of, self.total)
+
+    @property
+    def digits(self) -> int:
+        """Return the number of decimals the statistic is written with (those of ``step``)."""
+        return len(self.step.partition(".")[2])
+
+    def rounding(self) -> str:
+        """Return how the published value is rounded, as the manifest states it."""
+        what = (
+            f"{self.total} / {self.of}"
+            if self.kind == "mean"
+            else f"the median of {self.column} (the mean of the two middle values for an even count)"
+        )
+        return f"{what}, rounded half up to a multiple of {self.step} {self.unit}"
+
+    def text(self, num: str | pl.Expr, den: str | pl.Expr) -> pl.Expr:
+        """Return the published text of the exact value ``num / den`` (non-negative integers), rounded.
+
+        Integer arithmetic throughout, so that a value exactly halfway rounds up and the audit can
+        recompute a published mean from the published counts to the last digit.
+
+        >>> s = Statistic("m", "mean", of="n", min_n=1, unit="x", step="0.1", total="t")
+        >>> pl.DataFrame({"t": [7, 69, 7, 0], "n": [20, 20, 2, 3]}).select(s.text("t", "n"))["value"].to_list()
+        ['0.4', '3.5', '3.5', '0.0']
+        >>> w = Statistic("w", "median", of="n", min_n=1, unit="days", step="7", column="d")
+        >>> pl.DataFrame({"twice": [7, 6, 0], "two": [2, 2, 2]}).select(w.text("twice", "two"))["value"].to_list()
+        ['7', '0', '0']
+        """
+        step = Fraction(self.step)
+        a, b = step.numerator, step.denominator
+        n = pl.col(num) if isinstance(num, str) else num
+        d = pl.col(den) if isinstance(den, str) else den
+        n, d = n.cast(pl.Int64), d.cast(pl.Int64)
+        k = (2 * n * b + d * a) // (2 * d * a)
+        scale = 10**self.digits
+        scaled = k * (a * scale // b)
+        if not self.digits:
+            return scaled.cast(pl.String).alias("value")
+        whole, part = scaled.floordiv(scale).cast(pl.String), (scaled % scale).cast(pl.String).str.zfill(self.digits)
+        return (whole + pl.lit(".") + part).alias("value")
+
+    @classmethod
+    def from_manifest(cls, name: str, entry: Mapping[str, Any]) -> Statistic:
+        """Return a statistic as the manifest describes it (what the audit reads)."""
+        return cls(
+            name,
+            entry["kind"],
+            of=str(entry["of"]),
+            min_n=int(entry["min_n"]),
+            unit=str(entry.get("unit", "")),
+            step=str(entry.get("step", "1")),
+            total=entry.get("total"),
+            column=entry.get("column", "value" if entry["kind"] == "median" else None),
+            describe=str(entry.get("describe", "")),
+        )
+
+    def manifest(self, published: bool, why: str = "") -> dict[str, Any]:
+        """Return the statistic as the manifest describes it (what it is, its rule, its flags)."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "of": self.of,
+            "min_n": self.min_n,
+            "unit": self.unit,
+            "step": self.step,
+            "rounding": self.rounding(),
+            "describe": self.describe,
+            "additive": False,
+            "published": published,
+        }
+        if self.total is not None:
+            out["total"] = self.total
+        if self.column is not None:
+            out["column"] = self.column
+        if not published:
+            out["why"] = why
+            return out
+        rule = f"shown only where {' and '.join(self.bases)} of the cell {'are' if self.total else 'is'} published (F)"
+        known = f" with at least {self.min_n} known {self.column}" if self.column else ""
+        out["rule"] = f"{rule} and {self.of} is at least {self.min_n}{known}; otherwise blank"
+        out["flags"] = dict(STATISTIC_FLAGS)
+        return out
+
+
 @dataclass(frozen=True)
 class GroupScan:
     """A scan for group disclosure (:mod:`anonymise.groups`): cells where a sensitive code of ``dim``
@@ -99,6 +250,14 @@ class TableSpec:
     #: Cells protected as primary beyond the threshold because they reveal that all or none of a
     #: published population is in a sensitive group. None: the table has no such group.
     group_scan: GroupScan | None = None
+    #: Non-count measures published beside the counts, shown per cell by their rule after suppression.
+    statistics: tuple[Statistic, ...] = ()
+
+    def __post_init__(self) -> None:
+        counts = {m.name for m in self.measures}
+        for s in self.statistics:
+            if s.name in counts or not set(s.bases) <= counts:
+                raise ValueError(f"{self.id}: statistic {s.name} must be over count measures of the table")
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -254,6 +413,57 @@ def long(cells: pl.DataFrame, spec: TableSpec, period: Period) -> pl.DataFrame:
         .select("period", *dims, "measure", "value")
         .sort("period", *dims, "measure")
     )
+
+
+def statistic_cells(
+    rows: Mapping[str, pl.DataFrame], spec: TableSpec, table: pl.DataFrame, unit: str = "unit"
+) -> pl.DataFrame:
+    """Return, for every cell of the long count ``table`` and every statistic of ``spec``, its exact value.
+
+    ``rows`` are what the table counts (as for :func:`cube`); a median reads its ``column`` from the
+    rows of its ``of`` measure, a unit counted once per cell. Columns: ``period``, the dimensions,
+    ``measure`` (the statistic), ``n`` (the cell's ``of`` count), ``known`` (units with a value),
+    ``num`` and ``den`` (the value is ``num / den``; null where there is none). No rule is applied
+    here: these are true values, for :func:`anonymise.suppression.with_statistics` to show or hide.
+    """
+    dims = list(spec.dimensions)
+    keys = ["period", *dims]
+    counts = table.select(*keys, "measure", pl.col("value").cast(pl.Int64))
+    schema = pl.Schema(
+        [(k, pl.String()) for k in [*keys, "measure"]] + [(c, pl.Int64()) for c in ("n", "known", "num", "den")]
+    )
+    parts = []
+    for s in spec.statistics:
+        of = counts.filter(pl.col("measure") == s.of).select(*keys, pl.col("value").alias("n"))
+        if s.kind == "mean":
+            total = counts.filter(pl.col("measure") == s.total).select(*keys, pl.col("value").alias("num"))
+            cells = of.join(total, on=keys, how="left").with_columns(
+                pl.col("n").alias("known"), pl.when(pl.col("n") > 0).then(pl.col("n")).alias("den")
+            )
+            cells = cells.with_columns(pl.when(pl.col("den").is_not_null()).then(pl.col("num")).alias("num"))
+        else:
+            column = str(s.column)
+            base = rows[s.of]
+            values = base[column] if column in base.columns else pl.Series(column, [None] * base.height)
+            base = base.select(unit, *dims).with_columns(values.cast(pl.Float64).alias(column))
+            x = pl.col(column).filter(pl.col(unit).is_first_distinct() & pl.col(column).is_not_null())
+            medians = by_levels(
+                base,
+                spec,
+                carry=[pl.col(unit).rank("dense").cast(pl.UInt32).alias(unit), pl.col(column)],
+                aggs=[x.len().cast(pl.Int64).alias("known"), x.median().alias("_median")],
+            )
+            cells = of.join(medians, on=dims, how="left").select(
+                *keys,
+                "n",
+                pl.col("known").fill_null(0),
+                (pl.col("_median") * 2).round().cast(pl.Int64).alias("num"),
+                pl.when(pl.col("_median").is_not_null()).then(pl.lit(2, dtype=pl.Int64)).alias("den"),
+            )
+        parts.append(cells.select(*keys, pl.lit(s.name).alias("measure"), "n", "known", "num", "den"))
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([p.cast(schema) for p in parts]).sort(*keys, "measure")
 
 
 def build_t11(quality: list[dict[str, object]], period: Period) -> pl.DataFrame:
