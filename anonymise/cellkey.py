@@ -38,6 +38,18 @@ integers mod 2**32: exact and independent of row order, where a sum of floats mo
 the order of addition. 2**-32 is finer than the p-table's intervals (rounded to 8 decimals, as in
 ``ptable``), and a float64 holds every such key exactly. "The same value in every release" holds as
 long as the key and the p-table do: a release series keeps its key and its ``table.frame()``.
+
+Relations after perturbation (``perturb_cells``, rules in :mod:`anonymise.perturbed`). Kept: every
+published value is a non-negative integer, never in 1..js, within ±D of the true count, and 0 where
+the cell has no contributor; a measure bounded by another of the same cell (T04's new entrants at
+most its unique persons) is published as ``min(own perturbed value, the bound's published value)``, so
+the bound holds in every cell. That rule reads the bound's *perturbed* value, never a true count, so
+the published value stays a function of contributors only: the cell's own and its bound's. "Same
+contributors ⇒ same value" therefore holds exactly for the noise (``perturbed``) of every cell and
+for the published value of every measure without a bound; a bounded measure publishes the same value
+wherever its own contributors and its bound's are the same. Not kept: margins are not the sums of
+their published children (each has its own cell key), and a difference of two published values is not
+the count of the persons between them.
 """
 
 from __future__ import annotations
@@ -52,6 +64,7 @@ import numpy as np
 import polars as pl
 from scipy.optimize import linprog, minimize
 
+from anonymise.perturbed import at_most_of, keep_relations
 from anonymise.pseudonym import pseudonym
 from anonymise.tables import TableSpec, by_levels
 
@@ -132,8 +145,11 @@ class PerturbationTable:
         """Return what the run report states about the p-table: parameters, moments per row, a hash.
 
         ``sha256`` identifies the table's intervals (``frame()`` as CSV): a release series keeps it, so
-        that the same contributors keep the same published value.
+        that the same contributors keep the same published value. ``actual_variance`` is the variance the
+        intervals really give (after rounding), as against the parameter V: for counts from ``symmetry``
+        on, and the smallest and largest over the counts ≥ 1 (small counts may fall short of V).
         """
+        perturbed = [r.variance for r in self.rows[1:]]
         return {
             "D": self.D,
             "V": self.V,
@@ -142,6 +158,11 @@ class PerturbationTable:
             "symmetry": self.symmetry,
             "largest_absolute_mean": max(abs(r.mean) for r in self.rows),
             "variance_by_count": {str(r.count): round(r.variance, 6) for r in self.rows},
+            "actual_variance": {
+                "from_symmetry_on": round(self.rows[-1].variance, 6),
+                "smallest": round(min(perturbed, default=0.0), 6),
+                "largest": round(max(perturbed, default=0.0), 6),
+            },
             "largest_noise": max(abs(v) for r in self.rows for v in r.noise),
             "published_values_never_in": [1, self.js] if self.js else None,
             "sha256": hashlib.sha256(self.frame().write_csv().encode("utf-8")).hexdigest(),
@@ -443,6 +464,22 @@ def perturb(
     if isinstance(counts, pl.Series) or isinstance(cell_keys, pl.Series):
         raise TypeError("perturb takes two series, or columns/expressions")
     return _perturb_expr(_col(counts).cast(pl.Int64), _col(cell_keys).cast(pl.Float64), table)
+
+
+def perturb_cells(
+    cells: pl.DataFrame, spec: TableSpec, table: PerturbationTable, count: str = "count", cell_key: str = "cell_key"
+) -> pl.DataFrame:
+    """Return a table's long cells with ``perturbed`` (count + noise) and ``published`` (the relations kept).
+
+    ``cells`` has the table's dimensions, ``measure``, the original ``count`` of distinct units and the
+    ``cell_key`` (as :func:`table_cell_keys` gives them; a ``period`` column, if any, is part of the
+    cell). ``perturbed`` is :func:`perturb` of each cell alone, a function of its contributors;
+    ``published`` is ``perturbed`` with every ``at_most`` bound of ``spec`` enforced between the measures
+    of the same cell, from perturbed values only (:func:`anonymise.perturbed.keep_relations`).
+    """
+    cell = [c for c in ("period", *spec.dimensions) if c in cells.columns]
+    out = cells.with_columns(perturb(count, cell_key, table).alias("perturbed"))
+    return keep_relations(out.with_columns(pl.col("perturbed").alias("published")), at_most_of(spec), cell, "published")
 
 
 def perturb_table(

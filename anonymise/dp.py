@@ -15,10 +15,18 @@ factor e^ε (plus δ). Four things make that true, and each is explicit here:
   is the smallest OpenDP's privacy map accepts for ε (``opendp.binary_search_param``), and the ε and δ
   reported are what the measurement's ``map`` says for the declared sensitivity;
 - **accounting** — a ``BudgetLedger`` per release series adds the ε and δ of each release (basic
-  sequential composition) and refuses a release beyond the series' cap.
+  sequential composition) and refuses a release beyond the series' cap. Its file is read and written
+  by :func:`charge_ledger` only under an exclusive lock, re-read under the lock and replaced
+  atomically (mode 0600), so two runs of a series can never both spend its last budget; a ledger file
+  that cannot be trusted is a :class:`LedgerError` naming the file, never an empty ledger.
 
-Negative noisy counts become 0 and margins (``_T``) may be sums of the published cells: both are
-post-processing of the noisy cells, which never weakens the guarantee.
+Relations after the noise (:mod:`anonymise.perturbed`), all post-processing of the noisy cells, which
+never weakens the guarantee: negative noisy counts become 0; a measure the table bounds by another of
+the same cell (T04's new entrants at most its unique persons) is published as the smaller of its noisy
+value and its bound's published value; ``release_counts``' derived margins (``_T``) are sums of the
+published cells. Not kept by ``release_tables``: margins are measured with their own noise, so they are
+not the sums of the published children, and the same persons counted in two tables may publish two
+values.
 
 ``release_counts`` publishes one table over flat code lists; ``release_tables`` publishes the count
 tables of a ministry release from their specs: every cell of every hierarchy level the tables publish
@@ -45,17 +53,24 @@ anonymise.dp.BudgetExceeded: release '2025-Q2' would bring series 'T04-2025' to 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from itertools import combinations
+from pathlib import Path
 from typing import Any, Literal
 
 import opendp.prelude as dp
 import polars as pl
 
+from anonymise.perturbed import at_most_of, bound_order, keep_relations
 from anonymise.pseudonym import pseudonym
 from anonymise.tables import TOTAL, Dim, TableSpec, _level_column, level_combinations
 
@@ -333,6 +348,7 @@ class DpTables:
     and ``delta`` are its privacy map's answer for the whole release. ``sensitivity`` sums, over
     every level combination of every table and measure, the cells one person may count in there
     (L1; its square root for the Gaussian's L2). ``tables`` are long: dimensions, ``measure``, ``value``.
+    ``bounds`` are each table's ``at_most`` relations, enforced on the published values.
     """
 
     tables: dict[str, pl.DataFrame]
@@ -347,6 +363,34 @@ class DpTables:
     groups_per_person: int
     levels: int
     cells: int
+    bounds: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def noise_by_measure(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Return, per table and measure, the noise scale, the 95 % accuracy interval and the cells published.
+
+        One measurement adds the same noise distribution to every cell, so the scale and the interval
+        (±``accuracy``: the noise stays inside it with probability 1 − ``alpha``) are the release's. A
+        measure clamped to its ``at_most`` bound is within that interval of its true count whenever its
+        own noise and its bound's are, so with probability at least 1 − 2·``alpha`` (given that its
+        bounded count does not exceed its bound's, as the true counts never do).
+        """
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for t, table in self.tables.items():
+            bounds = self.bounds.get(t, {})
+            cells = dict(table.group_by("measure").len().iter_rows())
+            out[t] = {
+                str(m): {
+                    "mechanism": self.mechanism,
+                    "scale": self.scale,
+                    "accuracy": self.accuracy,
+                    "interval": [-math.floor(self.accuracy), math.floor(self.accuracy)],
+                    "confidence": 1 - self.alpha if m not in bounds else 1 - 2 * self.alpha,
+                    "cells": int(n),
+                    "clamped_to": bounds.get(m),
+                }
+                for m, n in sorted(cells.items())
+            }
+        return out
 
     def statement(self) -> str:
         """Return the sentence the DPO report and the manifest print about the release's guarantee."""
@@ -362,8 +406,10 @@ class DpTables:
             f"{self.groups_per_person} where partner or service do not, so adding or removing any one person "
             f"changes the probability of any published release by at most a factor e^ε plus δ ({loss}). With "
             f"probability {1 - self.alpha:.0%} a cell is within ±{math.floor(self.accuracy)} of its true count "
-            f"after that bound. Negative values are set to 0, which is post-processing and keeps the guarantee; "
-            f"published values need not add up along the hierarchies."
+            f"after that bound. Negative values are set to 0, and a measure bounded by another of the same cell "
+            f"(new entrants at most unique persons) is set to its bound's published value where it exceeds it: "
+            f"both are post-processing of the noisy values and keep the guarantee. Published values need not add "
+            f"up along the hierarchies: every margin carries its own noise."
         )
 
 
@@ -384,7 +430,8 @@ def release_tables(
     Every cell the table publishes at any level, from the public code lists, gets its own noise; a
     person's cells of a level beyond their bound (:func:`_bound`) are dropped in the keyed order of
     :func:`bound_contributions`. A cell that two levels share (a code with no parent at a level, such
-    as ``_U``) is measured once.
+    as ``_U``) is measured once. After the noise, values below 0 become 0 and every ``at_most`` bound of
+    a table holds between the measures of each cell (:func:`anonymise.perturbed.keep_relations`).
     """
     if not epsilon > 0:
         raise ValueError("epsilon must be positive")
@@ -401,6 +448,7 @@ def release_tables(
         bad = [m.name for m in spec.measures if m.unit != "person"]
         if bad:
             raise ValueError(f"{t}: measures {bad} do not count persons; differential privacy bounds persons")
+        bound_order(at_most_of(spec))  # a cycle of bounds is refused before any noise is drawn
         for m in spec.measure_names:
             units = rows[t][m].select(pl.col(unit).cast(pl.String), *dims).unique()
             for combo in level_combinations(spec):
@@ -432,9 +480,9 @@ def release_tables(
     offset = 0
     for t in sorted(tables):
         n = tables[t].height
+        noisy_table = tables[t].with_columns(noisy.slice(offset, n).alias("value"))
         tables[t] = (
-            tables[t]
-            .with_columns(noisy.slice(offset, n).alias("value"))
+            keep_relations(noisy_table, at_most_of(specs[t]), specs[t].dimensions)
             .select(*specs[t].dimensions, "measure", "value")
             .sort(*specs[t].dimensions, "measure")
         )
@@ -445,6 +493,7 @@ def release_tables(
         groups_per_person=groups_per_person,
         levels=levels,
         cells=counts.len(),
+        bounds={t: at_most_of(specs[t]) for t in tables if at_most_of(specs[t])},
     )
 
 
@@ -564,7 +613,178 @@ class BudgetLedger:
 
     @classmethod
     def from_json(cls, text: str) -> BudgetLedger:
-        """Return the ledger stored by ``to_json`` (totals are recomputed from the charges)."""
-        data = json.loads(text)
-        charges = tuple(Charge(str(c["release_id"]), float(c["epsilon"]), float(c["delta"])) for c in data["charges"])
-        return cls(str(data["series"]), float(data["epsilon_cap"]), float(data["delta_cap"]), charges)
+        """Return the ledger stored by ``to_json``; ValueError saying what is wrong if it is not one.
+
+        Totals are recomputed from the charges; where the file states them (``to_json`` does), they
+        must agree with the charges, so that a charge deleted or changed by hand is noticed.
+        """
+        try:
+            data = json.loads(text, parse_constant=_no_constant)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"it is not JSON ({error})") from error
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object")
+        missing = [k for k in ("series", "epsilon_cap", "delta_cap", "charges") if k not in data]
+        if missing:
+            raise ValueError(f"it has no {', '.join(missing)}")
+        if not isinstance(data["series"], str) or not data["series"]:
+            raise ValueError("its series is not a name")
+        if not isinstance(data["charges"], list):
+            raise ValueError("its charges are not a list")
+        charges = tuple(_charge(c, n) for n, c in enumerate(data["charges"], start=1))
+        seen: set[str] = set()
+        for c in charges:
+            if c.release_id in seen:
+                raise ValueError(f"release {c.release_id!r} is charged twice")
+            seen.add(c.release_id)
+        epsilon_cap, delta_cap = _number(data["epsilon_cap"], "epsilon_cap"), _number(data["delta_cap"], "delta_cap")
+        ledger = cls(data["series"], epsilon_cap, delta_cap, charges)
+        for total, computed in (
+            ("epsilon_spent", ledger.epsilon_spent),
+            ("delta_spent", ledger.delta_spent),
+            ("epsilon_remaining", ledger.epsilon_remaining),
+            ("delta_remaining", ledger.delta_remaining),
+        ):
+            if total in data and not math.isclose(_number(data[total], total), computed, rel_tol=1e-9, abs_tol=1e-12):
+                raise ValueError(
+                    f"its {total} is {data[total]!r} but its charges give {computed!r}: it was edited by hand"
+                )
+        return ledger
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"it holds {name}, which is not a number")
+
+
+def _number(value: object, what: str) -> float:
+    """Return a JSON number as a float; ValueError for anything else (a bool, a string, null)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"its {what} is {value!r}, not a number")
+    return float(value)
+
+
+def _charge(entry: object, n: int) -> Charge:
+    """Return one charge of a ledger file; ValueError naming the charge if it is malformed."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"charge {n} is not an object")
+    release = entry.get("release_id")
+    if not isinstance(release, str) or not release:
+        raise ValueError(f"charge {n} has no release_id")
+    unknown = set(entry) - {"release_id", "epsilon", "delta"}
+    if unknown:
+        raise ValueError(f"charge {n} ({release}) has unknown fields {sorted(unknown)}")
+    if "epsilon" not in entry:
+        raise ValueError(f"charge {n} ({release}) has no epsilon")
+    epsilon = _number(entry["epsilon"], f"epsilon of charge {n} ({release})")
+    delta = _number(entry.get("delta", 0.0), f"delta of charge {n} ({release})")
+    if epsilon < 0 or not 0 <= delta < 1:
+        raise ValueError(f"charge {n} ({release}) spends ε={epsilon:g}, δ={delta:g}: not ε ≥ 0 and 0 ≤ δ < 1")
+    return Charge(release, epsilon, delta)
+
+
+class LedgerError(Exception):
+    """A ledger file cannot be used: unreadable, corrupt, edited by hand, of another series, or locked."""
+
+
+#: Permissions of a ledger file (and its lock): the budget of a series is the DPO's business alone.
+LEDGER_MODE = 0o600
+#: Seconds a run waits for another run of the series to finish charging before giving up.
+LOCK_TIMEOUT = 60.0
+
+
+def lock_path(path: Path) -> Path:
+    """Return the lock file of a ledger: beside it, never deleted (deleting a lock file races)."""
+    return path.with_name(path.name + ".lock")
+
+
+def read_ledger(path: Path, series: str, epsilon_cap: float, delta_cap: float = 0.0) -> BudgetLedger:
+    """Return the ledger of a series from its file, under the caps given (the approved policy's).
+
+    A missing file is a series with nothing spent. A file that is not a ledger written by
+    :meth:`BudgetLedger.to_json` (not JSON, fields missing or of the wrong type, totals that disagree
+    with the charges, a release charged twice, another series) is a :class:`LedgerError` naming the
+    file: a ledger is never silently reset. Files are replaced atomically, so reading needs no lock.
+    """
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return BudgetLedger(series, epsilon_cap, delta_cap)
+    except (OSError, UnicodeDecodeError) as error:
+        raise LedgerError(f"the privacy-budget ledger {path} cannot be read: {error}") from error
+    try:
+        stored = BudgetLedger.from_json(text)
+    except ValueError as error:
+        raise LedgerError(
+            f"the privacy-budget ledger {path} is corrupt: {error}. It is never reset: restore it from a backup, "
+            f"or have the DPO repair it and record why"
+        ) from error
+    if stored.series != series:
+        raise LedgerError(f"the privacy-budget ledger {path} belongs to series {stored.series!r}, not {series!r}")
+    return BudgetLedger(series, epsilon_cap, delta_cap, stored.charges)
+
+
+def charge_ledger(
+    path: Path,
+    series: str,
+    epsilon_cap: float,
+    delta_cap: float,
+    release_id: str,
+    epsilon: float,
+    delta: float = 0.0,
+    timeout: float = LOCK_TIMEOUT,
+) -> BudgetLedger:
+    """Charge a release to the ledger file of its series and return the ledger as written.
+
+    Under an exclusive ``flock`` on :func:`lock_path` the file is read again, the release charged
+    (``BudgetExceeded`` beyond a cap, with the file unchanged) and the new ledger written to a temporary
+    file in the same folder (mode 0600, synced) that then replaces the ledger: a reader sees the old or
+    the new ledger, never half of one, and of two runs racing for the last budget exactly one gets it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path, timeout):
+        ledger = read_ledger(path, series, epsilon_cap, delta_cap).charge(release_id, epsilon, delta)
+        _write_atomically(path, ledger.to_json() + "\n")
+    return ledger
+
+
+@contextmanager
+def _locked(path: Path, timeout: float) -> Iterator[None]:
+    """Hold the exclusive lock of a ledger; LedgerError if another run holds it past ``timeout``."""
+    lock = lock_path(path)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, LEDGER_MODE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LedgerError(
+                        f"the privacy-budget ledger {path} is locked by another run ({lock}) for over {timeout:g} s"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one step: a synced temporary file, mode 0600, renamed over it."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, LEDGER_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)

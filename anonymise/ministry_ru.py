@@ -46,9 +46,9 @@ from __future__ import annotations
 import polars as pl
 
 from anonymise import hierarchy as h
+from anonymise import ministry_tables as mt  # used at call time: ministry_tables may still be importing
 from anonymise.hierarchy import UNKNOWN
 from anonymise.ministry import Store, coded, register, require_jurisdiction
-from anonymise.ministry_tables import _families, _members, no_rows
 from anonymise.tables import Dim, Measure, TableSpec
 from schemas import codes, geography
 
@@ -152,11 +152,11 @@ def _routes(store: Store, cases: pl.DataFrame, people: pl.DataFrame) -> pl.DataF
     if store.memberships is not None:
         # T06's rule for a family's residence (its members' most frequent known one), by district group
         members = (
-            _members(store)
+            mt._members(store)
             .drop("geo")
             .join(people.select("person_cid", pl.col("district_group").alias("geo")), on="person_cid", how="inner")
         )
-        family = _families(members).select("family_pid", pl.col("geo").alias("family_group"))
+        family = mt._families(members).select("family_pid", pl.col("geo").alias("family_group"))
     else:
         family = pl.DataFrame(schema={"family_pid": pl.String, "family_group": pl.String})
     last = store.period.months[-1]
@@ -207,9 +207,9 @@ def rows_t12(store: Store) -> dict[str, pl.DataFrame]:
         .join(people, on="person_cid", how="inner")
         .select(pl.col("person_cid").alias("unit"), *dims)
     )
-    rows = no_rows(T12) | {"recipients": recipients}
+    rows = mt.no_rows(T12) | {"recipients": recipients}
     if store.memberships is not None:
-        members = _members(store).select("family_pid", "person_cid").unique()
+        members = mt._members(store).select("family_pid", "person_cid").unique()
         rows["families"] = recipients.join(members, left_on="unit", right_on="person_cid", how="inner").select(
             pl.col("family_pid").alias("unit"), *dims
         )

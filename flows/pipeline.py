@@ -21,6 +21,7 @@ import polars as pl
 from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from anonymise.dp import BudgetExceeded, LedgerError
 from anonymise.keys import KeyStoreError
 from anonymise.period import Period
 from anonymise.policy import Policy, PolicyError
@@ -172,7 +173,9 @@ def publish_release(
     """Write the signed release folder from the audited tables.
 
     A differentially private release is charged to its series' budget ledger first, so that no
-    release is ever out without its charge; the ledger comes back for the report.
+    release is ever out without its charge; the ledger comes back for the report. A charge the ledger
+    refuses (another run of the series spent the budget meanwhile, or the ledger cannot be trusted)
+    is ``RunFailed``: no release is written.
     """
     ws = Workspace(workspace)
     keys = open_store(ws.keys)
@@ -180,8 +183,18 @@ def publish_release(
     hierarchies = json.loads((ws.work(run_id) / "draft" / "hierarchies.json").read_text(encoding="utf-8"))
     ledger = None
     if control["method"] == "dp":
-        ledger = stages.charge_budget(ws, policy, jurisdiction, rid, control["epsilon"], control["delta"])
-    flags = {"F": "free", "C": "primary confidential", "D": "secondary confidential"}
+        try:
+            ledger = stages.charge_budget(ws, policy, jurisdiction, rid, control["epsilon"], control["delta"])
+        except (BudgetExceeded, LedgerError) as error:  # ids and budgets only, no values
+            raise RunFailed(f"privacy budget not charged: {error}") from None
+    flags = {
+        "F": "free",
+        "C": "primary confidential",
+        "D": "secondary confidential",
+        # statistics (mean, median) of a cell: see disclosure.<table>.statistics
+        "A": "statistic hidden: too few units",
+        "M": "statistic hidden: a count it derives from is suppressed",
+    }
     meta = {
         "disclosure": stages.disclosure_meta(policy, table_ids),
         "disclosure_control": {k: v for k, v in control.items() if k != "passed"},
@@ -289,7 +302,11 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         rid = release_id(
             the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version(), erased, draw
         )
-        release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control)
+        try:
+            release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control)
+        except RunFailed as refused:
+            report = write_report(ws, facts | {"failure": str(refused)})
+            raise RunFailed(f"{refused}: no release written; see {report}") from None
         facts |= {"release": release, "ledger": release["ledger"]}
         facts["key_scan"] = scan_for_keys(
             ws.root, [ws.store(jurisdiction, the_period.label), Path(release["release_dir"]), ws.root / "quarantine"]

@@ -5,7 +5,8 @@ timestamps, an ID derived from what went in, and Ed25519 signatures, which are d
 
 ```
 releases/<release_id>/
-  T04.csv, T10.csv, …  long tables: dimensions, measure, value, conf_status (F, C, D)
+  T04.csv, T10.csv, …  long tables: dimensions, measure, value, conf_status (F, C, D; for a statistic
+                        row F shown, A too few units, M a base count suppressed)
   hierarchies.json     per table and dimension: additive or not, and each code's parent (``_T`` on top)
   manifest.json        release ID, period, policy hash, every file with its SHA-256 and rows
   manifest.sig         Ed25519 signature over manifest.json (hex)

@@ -209,9 +209,12 @@ def disclosure_method(policy: Policy, control: dict[str, Any] | None, ledger: di
     """Return what the report states about the disclosure-control method: its parameters and guarantee.
 
     ``control`` holds the figures the protect stage proved it with (absent if the run stopped before);
-    for the cell key method the p-table's properties, for differential privacy the budget: ε and δ of
-    this release and of the series so far against its cap, the contribution bounds, the mechanism,
-    and the series' ledger (``ledger``, once the release is charged).
+    for the cell key method D, V, js and the p-table's properties (its actual variance per original
+    count among them), for differential privacy the budget: ε and δ of this release, of the series so
+    far and what remains of its cap, the contribution bounds, the mechanism, the noise scale and 95 %
+    accuracy interval per table and measure, and the series' ledger (``ledger``, once the release is
+    charged). Both perturbative methods state which relations the published values keep and which
+    they do not (``relations``, per table).
     """
     control = control or {}
     out: dict[str, Any] = {
@@ -228,9 +231,20 @@ def disclosure_method(policy: Policy, control: dict[str, Any] | None, ledger: di
         out["ptable"] = control.get("ptable")
         out["record_key"] = control.get("record_key")
         out["checks"] = control.get("checks")
+        out["relations"] = _relations(control.get("relations"))
     if policy.method == "dp" and policy.dp is not None:
         out["parameters"] = asdict(policy.dp)
         spent = control.get("series_epsilon_spent"), control.get("series_delta_spent")
+        # what the series may still spend: after this release once charged, else as it was before the run
+        remaining = (
+            (ledger["epsilon_remaining"], ledger["delta_remaining"])
+            if ledger
+            else (
+                control.get("series_epsilon_remaining", control.get("series_epsilon_remaining_before")),
+                control.get("series_delta_remaining", control.get("series_delta_remaining_before")),
+            )
+        )
+        out["relations"] = _relations(control.get("relations"))
         out["budget"] = {
             "series": control.get("series"),
             "mechanism": policy.dp.mechanism,
@@ -240,6 +254,8 @@ def disclosure_method(policy: Policy, control: dict[str, Any] | None, ledger: di
             "epsilon_series": ledger["epsilon_spent"] if ledger else spent[0],
             "delta_series": ledger["delta_spent"] if ledger else spent[1],
             "epsilon_series_before": control.get("series_epsilon_spent_before"),
+            "epsilon_remaining": remaining[0],
+            "delta_remaining": remaining[1],
             "epsilon_cap": policy.dp.series_epsilon_cap,
             "delta_cap": policy.dp.series_delta_cap,
             "rows_per_person": policy.dp.rows_per_person,
@@ -247,9 +263,26 @@ def disclosure_method(policy: Policy, control: dict[str, Any] | None, ledger: di
             "scale": control.get("scale"),
             "sensitivity": control.get("sensitivity"),
             "accuracy": control.get("accuracy"),
+            "alpha": control.get("alpha"),
+            "noise_by_measure": control.get("noise_by_measure"),
             "composition": control.get("composition"),
             "ledger": ledger,
         }
+    return out
+
+
+def _relations(per_table: dict[str, dict[str, list[str]]] | None) -> dict[str, list[str]] | None:
+    """Return the relations the perturbed tables keep and do not keep, once: what holds in every table
+    as it is, what holds in some only prefixed by their table IDs (T04's at_most bounds)."""
+    if not per_table:
+        return None
+    out: dict[str, list[str]] = {}
+    for kind in ("hold", "do_not_hold"):
+        seen: dict[str, list[str]] = {}
+        for t, stated in sorted(per_table.items()):
+            for text in stated.get(kind, []):
+                seen.setdefault(text, []).append(t)
+        out[kind] = [text if len(ts) == len(per_table) else f"{', '.join(ts)}: {text}" for text, ts in seen.items()]
     return out
 
 

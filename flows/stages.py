@@ -18,9 +18,18 @@ from typing import Any
 import polars as pl
 
 from anonymise.auditing import HIERARCHIES, audit_release, read_release
-from anonymise.cellkey import perturb, ptable, table_cell_keys
+from anonymise.cellkey import perturb_cells, ptable, table_cell_keys
 from anonymise.constraints import required_expr
-from anonymise.dp import COMPOSITION, BudgetExceeded, BudgetLedger, published_cells, release_tables
+from anonymise.dp import (
+    COMPOSITION,
+    BudgetExceeded,
+    BudgetLedger,
+    LedgerError,
+    charge_ledger,
+    published_cells,
+    read_ledger,
+    release_tables,
+)
 from anonymise.groups import FULL, NONE, ZERO_POPULATION_MULTIPLE, group_disclosure, with_cells
 from anonymise.history import small_differences
 from anonymise.identifiers import checksum_valid
@@ -34,11 +43,12 @@ from anonymise.leaks import (
 )
 from anonymise.ministry import BUILDERS, ROWS, SPECS, Store, tabulate
 from anonymise.period import Period
+from anonymise.perturbed import at_most_of, broken_relations, relations
 from anonymise.policy import Policy
 from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
 from anonymise.risk import assess, k_anonymity
-from anonymise.suppression import protect, table_meta
-from anonymise.tables import TOTAL, build_t11
+from anonymise.suppression import protect, statistic_figures, table_meta, with_statistics
+from anonymise.tables import TOTAL, build_t11, statistic_cells
 from expectations.contract import ROW, EntityOutcome, cascade, validate_entity
 from flows.erasure import erase_from_store, load_register
 from flows.ingest import Batch, BatchError, read_batch
@@ -388,6 +398,15 @@ def aggregate_stage(
     for table_id in tables:
         if table_id not in BUILDERS:
             continue
+        if record_key is None and SPECS[table_id].statistics:
+            # a table's statistics (means, medians) from the rows it counts, shown after suppression
+            table, rows = built_with_rows(table_id, store)
+            table.write_parquet(work / f"{table_id}.parquet")
+            (work.parent / "statistics").mkdir(exist_ok=True)
+            statistic_cells(rows, SPECS[table_id], table).write_parquet(
+                work.parent / "statistics" / f"{table_id}.parquet"
+            )
+            continue
         if record_key is None:
             BUILDERS[table_id](store).write_parquet(work / f"{table_id}.parquet")
             continue
@@ -507,9 +526,20 @@ def cell_key_guarantee(D: int, V: float, js: int) -> str:
         f"package builds it): at most ±{D}, mean 0 and variance at most {V:g} for every original count (exactly "
         f"{V:g} where the noise has room), zero stays zero, no published count is negative; {small}the noise is "
         f"chosen by the cell key, the sum of the cell's units' record keys mod 1, so the same contributors get the "
-        f"same published value in every table and every release that keeps the key and the p-table. Published "
-        f"values need not add up along the hierarchies."
+        f"same published value in every table and every release that keeps the key and the p-table. A measure "
+        f"bounded by another in the same cell (new entrants at most unique persons) is published as the smaller of "
+        f"its perturbed value and its bound's published value, so the bound holds; its value then depends on its "
+        f"own contributors and its bound's. Published values need not add up along the hierarchies: every "
+        f"margin carries its own noise and is not the sum of its published children."
     )
+
+
+#: Why a perturbative method publishes no statistic (the manifest states it per statistic).
+STATISTICS_NOT_PERTURBED = (
+    "not published under a perturbative method: a statistic of the true counts or values would bypass the noise "
+    "(the mean of the true events over the true users; a median, which tells that its count is at least min_n), "
+    "and one of the perturbed counts adds nothing a reader cannot compute"
+)
 
 
 def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
@@ -518,7 +548,11 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
     Suppression: thresholds and relations (the policy's thresholds are floors: a table whose
     specification asks for more keeps it). Cell key method: D, V, js and the p-table's hash.
     Differential privacy: the mechanism, the release's ε and δ, the contribution bounds, the series
-    and its caps (what this release spent is in the manifest's ``disclosure_control``).
+    and its caps (what this release spent is in the manifest's ``disclosure_control``). Both
+    perturbative methods state ``published_relations``: which relations the published values keep and
+    which they do not (margins are not sums of their children), so that the recipient does not "fix"
+    them. A table with statistics (means, medians) states each one: of which counts, its rule, its
+    flags and whether the method publishes it (suppression only).
     """
     out: dict[str, Any] = {}
     for t in tables:
@@ -527,6 +561,11 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
             out[t] = {"method": "none", "reason": "no personal data (counts of records and shares)"}
             continue
         common = {"universe": spec.universe, "at_most": {m.name: m.at_most for m in spec.measures if m.at_most}}
+        if spec.statistics:
+            # what each statistic is and its rule; only suppression shows them
+            common["statistics"] = {
+                st.name: st.manifest(policy.method == "suppression", STATISTICS_NOT_PERTURBED) for st in spec.statistics
+            }
         if policy.method == "cell_key" and policy.cell_key is not None:
             ck = policy.cell_key
             out[t] = {
@@ -536,6 +575,7 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
                 "js": ck.js,
                 "ptable_sha256": ptable(D=ck.D, V=ck.V, js=ck.js).properties()["sha256"],
                 "record_key": RECORD_KEY,
+                "published_relations": relations("cell_key", at_most_of(spec), D=ck.D, js=ck.js),
                 **common,
             }
             continue
@@ -550,6 +590,7 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
                 "groups_per_person": p.groups_per_person,
                 "series_epsilon_cap": p.series_epsilon_cap,
                 "series_delta_cap": p.series_delta_cap,
+                "published_relations": relations("dp", at_most_of(spec)),
                 **common,
             }
             continue
@@ -669,6 +710,7 @@ def _perturb_with_cell_keys(
     protected: dict[str, pl.DataFrame] = {}
     figures: dict[str, Any] = {}
     keyed = []
+    broken: dict[str, dict[str, int]] = {}
     for t, frame in counted.items():
         keys = [*SPECS[t].dimensions, "measure"]
         cells = frame.join(
@@ -678,7 +720,7 @@ def _perturb_with_cell_keys(
         cells = cells.with_columns(pl.col("count").fill_null(0), pl.col("cell_key").fill_null(0.0))
         if cells.filter(pl.col("count") != pl.col("value")).height:
             raise RuntimeError(f"{t}: the cell keys were not made from the rows the table counts")
-        cells = cells.with_columns(perturb("value", "cell_key", table).alias("published"))
+        cells = perturb_cells(cells, SPECS[t], table, count="value")
         deviation = (cells["published"] - cells["value"]).abs()
         figures[t] = {
             "cells": cells.height,
@@ -688,20 +730,31 @@ def _perturb_with_cell_keys(
             "D": params.D,
             "V": params.V,
             "js": params.js,
+            "clamped_to_at_most": int((cells["published"] != cells["perturbed"]).sum()),
         }
-        keyed.append(cells.select("value", "cell_key", "published"))
+        cell = [c for c in ("period", *SPECS[t].dimensions) if c in cells.columns]
+        broken[t] = broken_relations(cells, at_most_of(SPECS[t]), cell, "published")
+        bounded = pl.col("measure").is_in(list(at_most_of(SPECS[t])))
+        keyed.append(
+            cells.select("value", "cell_key", "perturbed", pl.when(~bounded).then(pl.col("published")).alias("free"))
+        )
         protected[t] = cells.select(
             *[pl.col("published").alias(c) if c == "value" else pl.col(c) for c in frame.columns],
             pl.lit(PERTURBED).alias("conf_status"),
         )
-    every = pl.concat(keyed) if keyed else pl.DataFrame({"value": [], "cell_key": [], "published": []})
-    consistent = every.group_by("value", "cell_key").agg(pl.col("published").n_unique().alias("n"))["n"].max()
+    # same contributors (count and cell key): one noise everywhere, and one published value for every
+    # measure without an at_most bound (a bounded one also depends on its bound's contributors)
+    every = pl.concat(keyed) if keyed else pl.DataFrame({"value": [], "cell_key": [], "perturbed": [], "free": []})
+    consistent = every.group_by("value", "cell_key").agg(
+        pl.col("perturbed").n_unique().alias("noise"), pl.col("free").drop_nulls().n_unique().alias("published")
+    )
     properties = table.properties()
     checks = {
         "mean_zero": all(abs(row.mean) < 1e-6 for row in table.rows),
         "variance_at_most_V": all(row.variance <= params.V + 1e-6 for row in table.rows),
         "deviation_at_most_D": all(f["largest_deviation"] <= params.D for f in figures.values()),
-        "same_contributors_same_value": consistent is None or consistent == 1,
+        "same_contributors_same_value": consistent.filter((pl.col("noise") > 1) | (pl.col("published") > 1)).is_empty(),
+        "relations_hold": not any(n for b in broken.values() for n in b.values()),
     }
     control = {
         "method": "cell_key",
@@ -711,10 +764,16 @@ def _perturb_with_cell_keys(
         "checks": checks,
         "passed": all(checks.values()),
         "guarantee": cell_key_guarantee(params.D, params.V, params.js),
+        "relations": {t: relations("cell_key", at_most_of(SPECS[t]), D=params.D, js=params.js) for t in counted},
     }
     if not control["passed"]:
         control["problem"] = "cell key method: " + ", ".join(k for k, ok in checks.items() if not ok) + " failed"
     return protected, figures, control
+
+
+def ledger_path(ws: Workspace, series: str) -> Path:
+    """Return the ledger file of a release series (``ledgers/<series>.json``; its lock file beside it)."""
+    return ws.root / LEDGERS / f"{series}.json"
 
 
 def budget_ledger(ws: Workspace, series: str, epsilon_cap: float, delta_cap: float) -> BudgetLedger:
@@ -722,11 +781,35 @@ def budget_ledger(ws: Workspace, series: str, epsilon_cap: float, delta_cap: flo
 
     The ledger (``ledgers/<series>.json`` in the workspace) holds release IDs and the ε and δ each
     spent — no data. The caps come from the approved policy, not from the file: a DPO who lowers
-    them blocks further releases of a series that has spent more.
+    them blocks further releases of a series that has spent more. ``LedgerError`` naming the file if
+    it is corrupt, or if a differentially private release of the series in ``releases/`` is not
+    charged in it (the ledger was reset, replaced or edited): a ledger is never silently reset.
     """
-    path = ws.root / LEDGERS / f"{series}.json"
-    charges = BudgetLedger.from_json(path.read_text("utf-8")).charges if path.exists() else ()
-    return BudgetLedger(series, epsilon_cap, delta_cap, charges)
+    path = ledger_path(ws, series)
+    ledger = read_ledger(path, series, epsilon_cap, delta_cap)
+    charged = {c.release_id for c in ledger.charges}
+    missing = [rid for rid in _dp_releases(ws, series) if rid not in charged]
+    if missing:
+        raise LedgerError(
+            f"the privacy-budget ledger {path} does not charge the differentially private release(s) "
+            f"{', '.join(missing)} of series {series!r} in {ws.releases}: it was reset, replaced or edited. "
+            f"No release of the series is possible until the DPO restores it"
+        )
+    return ledger
+
+
+def _dp_releases(ws: Workspace, series: str) -> list[str]:
+    """Return the IDs of the series' releases in the workspace that were published with differential privacy."""
+    out = []
+    for manifest in sorted(ws.releases.glob("*/manifest.json")) if ws.releases.exists() else []:
+        try:
+            meta = json.loads(manifest.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue  # not a release this check can read; verify_release judges it
+        control = meta.get("disclosure_control") if isinstance(meta, dict) else None
+        if meta.get("jurisdiction") == series and isinstance(control, dict) and control.get("method") == "dp":
+            out.append(str(meta.get("release_id", manifest.parent.name)))
+    return out
 
 
 def charge_budget(
@@ -734,16 +817,16 @@ def charge_budget(
 ) -> dict[str, Any]:
     """Charge a release to its series' ledger, write the ledger, and return it as the report prints it.
 
-    Raises ``BudgetExceeded`` beyond the cap; called before the release is written, so a release is
-    never published without its charge.
+    Raises ``BudgetExceeded`` beyond the cap, ``LedgerError`` if the ledger cannot be trusted; called
+    before the release is written, so a release is never published without its charge. The charge is
+    made under the ledger's lock on the ledger as it is then (:func:`anonymise.dp.charge_ledger`): of
+    two runs of a series racing for its last budget, exactly one is charged and the other refused.
     """
     if policy.dp is None:
         raise ValueError("the policy sets no [disclosure.dp] budget")
-    ledger = budget_ledger(ws, series, policy.dp.series_epsilon_cap, policy.dp.series_delta_cap)
-    ledger = ledger.charge(release, epsilon, delta)
-    path = ws.root / LEDGERS / f"{series}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ledger.to_json() + "\n", "utf-8")
+    caps = policy.dp.series_epsilon_cap, policy.dp.series_delta_cap
+    budget_ledger(ws, series, *caps)  # refuse a reset or corrupt ledger before taking the lock
+    ledger = charge_ledger(ledger_path(ws, series), series, *caps, release, epsilon, delta)
     data: dict[str, Any] = json.loads(ledger.to_json())
     return data
 
@@ -759,7 +842,11 @@ def _release_with_dp(
     if policy.dp is None:
         raise ValueError("the policy's differential privacy has no [disclosure.dp] parameters")
     p = policy.dp
-    ledger = budget_ledger(ws, series, p.series_epsilon_cap, p.series_delta_cap)
+    try:
+        ledger = budget_ledger(ws, series, p.series_epsilon_cap, p.series_delta_cap)
+    except LedgerError as error:
+        problem = f"{error}; no noise was drawn"
+        return {}, {}, {"method": "dp", "series": series, "passed": False, "problem": problem}
     control: dict[str, Any] = {
         "method": "dp",
         "parameters": {
@@ -775,6 +862,8 @@ def _release_with_dp(
         "series_delta_cap": p.series_delta_cap,
         "series_epsilon_spent_before": ledger.epsilon_spent,
         "series_delta_spent_before": ledger.delta_spent,
+        "series_epsilon_remaining_before": ledger.epsilon_remaining,
+        "series_delta_remaining_before": ledger.delta_remaining,
         "releases_before": len(ledger.charges),
     }
     try:
@@ -821,6 +910,10 @@ def _release_with_dp(
         "cells": result.cells,
         "series_epsilon_spent": spent.epsilon_spent,
         "series_delta_spent": spent.delta_spent,
+        "series_epsilon_remaining": spent.epsilon_remaining,
+        "series_delta_remaining": spent.delta_remaining,
+        "noise_by_measure": result.noise_by_measure(),
+        "relations": {t: relations("dp", at_most_of(SPECS[t])) for t in result.tables},
         "guarantee": result.statement(),
     }
     return protected, figures, control
@@ -893,7 +986,9 @@ def _suppress(
                     NONE: int((reasons == NONE).sum()),
                     "zero_protected_below": ZERO_POPULATION_MULTIPLE * metas[t].threshold,
                 }
-    _write_protected(work, tables, protected, figures, disclosure)
+    # statistics join the released tables only: the release history compares counts
+    released = {t: _with_statistics(work, t, frame, figures) for t, frame in protected.items()}
+    _write_protected(work, tables, released, figures, disclosure)
     published = {t: protected[t] for t in counted}
     left = [(rid, small_differences(published, old, dims, required)) for rid, old in earlier.items()]
 
@@ -913,6 +1008,16 @@ def _suppress(
         "guarantee": SUPPRESSION_GUARANTEE,
     }
     return {"tables": figures, "history": history, "control": control}
+
+
+def _with_statistics(work: Path, table_id: str, frame: pl.DataFrame, figures: dict[str, Any]) -> pl.DataFrame:
+    """Return a suppressed table with its statistics shown or hidden by their rule (figures: how many)."""
+    spec = SPECS[table_id]
+    if not spec.statistics:
+        return frame
+    released = with_statistics(frame, pl.read_parquet(work / "statistics" / f"{table_id}.parquet"), spec)
+    figures.setdefault(table_id, {})["statistics"] = statistic_figures(released, spec)
+    return released
 
 
 def earlier_releases(ws: Workspace, jurisdiction: str, period: Period) -> dict[str, dict[str, pl.DataFrame]]:
@@ -938,8 +1043,9 @@ def audit_stage(ws: Workspace, run_id: str, policy: Policy, tables: list[str]) -
     """Audit the protected tables from the release's files alone, by what the method guarantees.
 
     Suppression: the attacker's linear programs. Perturbation: the method's own promises, checked on
-    the files as a recipient reads them (every count flagged perturbed, a non-negative integer, never
-    in 1..js under the cell key method; every cell of the public code lists under differential privacy).
+    the files as a recipient reads them (every count flagged perturbed, a non-negative integer, at most
+    its ``at_most`` bound in the same cell, never in 1..js under the cell key method; every cell of the
+    public code lists under differential privacy).
     """
     if policy.method != "suppression":
         return _check_perturbed(ws.work(run_id) / "draft", policy, tables)
@@ -972,8 +1078,11 @@ def _check_perturbed(draft: Path, policy: Policy, tables: list[str]) -> dict[str
             continue
         frame = pl.read_csv(draft / f"{t}.csv", infer_schema=False)
         value = pl.col("value").cast(pl.Int64, strict=False)
+        cell = [c for c in frame.columns if c not in ("measure", "value", "conf_status")]
+        bounds = broken_relations(frame.with_columns(value), meta.get("at_most", {}), cell)
         problems = {
             "cells without a published non-negative integer": frame.filter(value.is_null() | (value < 0)).height,
+            "cells above their at_most bound in the same cell": bounds["above_at_most"],
             "cells not flagged perturbed (P)": frame.filter(pl.col("conf_status") != PERTURBED).height,
             "cells published twice": frame.height - frame.select(pl.exclude("value", "conf_status")).n_unique(),
         }
@@ -990,8 +1099,9 @@ def _check_perturbed(draft: Path, policy: Policy, tables: list[str]) -> dict[str
             "findings": findings,
             "failing_cells": sum(problems.values()),
             "method": {
-                "cell_key": "cell key method: every count perturbed, none negative, none in 1..js",
-                "dp": "differential privacy: every cell of the public code lists published, perturbed, non-negative",
+                "cell_key": "cell key method: every count perturbed, none negative, none in 1..js, at_most bounds hold",
+                "dp": "differential privacy: every cell of the public code lists published, perturbed, non-negative, "
+                "at_most bounds hold",
             }[meta["method"]],
         }
     return out

@@ -336,3 +336,126 @@ def test_ptable_properties_state_mean_zero_variance_v_and_a_stable_hash():
     assert properties["published_values_never_in"] == [1, 2]
     assert properties["sha256"] == ptable(D=5, V=3.0, js=2).properties()["sha256"]
     assert properties["sha256"] != ptable(D=5, V=2.5, js=2).properties()["sha256"]
+
+
+# --- relations after perturbation ------------------------------------------------------------------
+
+
+def entrants_spec(services: tuple[str, ...] = ("a", "b", "c")):
+    """A table like T04: unique persons by service and age band, and the new entrants among them."""
+    from anonymise import hierarchy as h
+    from anonymise.tables import Dim, Measure, TableSpec
+
+    return TableSpec(
+        id="TN",
+        title_bg="проба",
+        title_en="test",
+        jurisdiction="bg",
+        dims=(
+            Dim("service", h.flat("service", list(services)), additive=False),
+            Dim("age_band", h.age_band(), additive=True),
+        ),
+        measures=(Measure("unique_persons", "person"), Measure("new_entrants", "person", at_most="unique_persons")),
+        threshold=5,
+        universe="test",
+    )
+
+
+BANDS = ["Y0T2", "Y3T6", "Y18T24", "Y30T54"]
+
+
+def entrants_cells(people: list[tuple[str, str, str, bool]], services: tuple[str, ...] = ("a", "b", "c")):
+    """Return the perturbed cells of the entrants table (``perturb_cells``) for (person, service, band, new)."""
+    from anonymise.cellkey import perturb_cells, table_cell_keys
+
+    schema = {"unit": pl.String, "service": pl.String, "age_band": pl.String, "new": pl.Boolean}
+    frame = pl.DataFrame(people, schema=schema, orient="row")
+    rows = {"unique_persons": frame.drop("new"), "new_entrants": frame.filter(pl.col("new")).drop("new")}
+    spec = entrants_spec(services)
+    return perturb_cells(table_cell_keys(rows, spec, KEY_A), spec, ptable(D=3, V=1.5, js=1))
+
+
+def pairs_of(cells: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Return one row per cell: unique persons and new entrants (absent = no new entrant = 0)."""
+    wide = cells.pivot(on="measure", index=["service", "age_band"], values=column)
+    if "new_entrants" not in wide.columns:
+        wide = wide.with_columns(pl.lit(None, pl.Int64).alias("new_entrants"))
+    return wide.with_columns(pl.col("new_entrants").fill_null(0))
+
+
+entrants = st.lists(
+    st.tuples(
+        st.sampled_from([f"p{n}" for n in range(40)]),
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from(BANDS),
+        st.booleans(),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(entrants)
+def test_every_published_cell_keeps_the_ptable_promises_and_its_at_most_bound(people):
+    # a person is new or not, whatever the row: being new is the person's, as in T04
+    new = {p: is_new for p, _, _, is_new in people}
+    cells = entrants_cells([(p, s, a, new[p]) for p, s, a, _ in people])
+    if cells.is_empty():
+        return
+    published = cells["published"]
+    assert published.min() >= 0 and published.is_between(1, 1).sum() == 0  # js = 1
+    assert ((published - cells["count"]).abs() <= 3).all()  # within ±D, clamped or not
+    assert (cells.filter(pl.col("count") == 0)["published"] == 0).all()
+    pairs = pairs_of(cells, "published")
+    assert (pairs["new_entrants"] <= pairs["unique_persons"]).all()
+    # the unbounded measure publishes its own noise; the bounded one only ever moves down to its bound
+    unique = cells.filter(pl.col("measure") == "unique_persons")
+    assert (unique["published"] == unique["perturbed"]).all()
+    assert (cells["published"] <= cells["perturbed"]).all()
+
+
+def test_a_clamped_value_depends_on_contributors_only_and_repeats_in_every_release():
+    # 300 services of 4 persons, of whom 3 are new entrants: the noise puts new entrants above unique
+    # persons in some cells; those publish the unique persons' value, and do so again in a second
+    # release holding the same persons, in another order, beside other people.
+    services = tuple(f"s{n}" for n in range(300))
+    people = [(f"p{n}", f"s{n // 4}", "Y0T2", n % 4 != 0) for n in range(4 * 300)]
+    cells = entrants_cells(people, services)
+    clamped = cells.filter(pl.col("published") != pl.col("perturbed"))
+    assert clamped.height > 10 and (clamped["measure"] == "new_entrants").all()
+    pairs = pairs_of(cells, "published")
+    assert (pairs["new_entrants"] <= pairs["unique_persons"]).all()
+
+    others = [(f"q{n}", "extra", "Y3T6", True) for n in range(7)]
+    again = entrants_cells(list(reversed(people)) + others, (*services, "extra"))
+    both = cells.join(again, on=["service", "age_band", "measure"], suffix="_2")
+    same = both.filter(pl.col("service").is_in(services))  # the totals over service hold the others too
+    assert same.height == 2 * 300 * 3 and (same["count"] == same["count_2"]).all()  # Y0T2, Y_LT18 and _T
+    assert (same["published"] == same["published_2"]).all()
+    clamped_again = same.filter(pl.col("published_2") != pl.col("perturbed_2"))
+    assert clamped_again.height == clamped.filter(pl.col("service").is_in(services)).height > 10
+
+
+def test_new_entrants_who_are_all_the_cell_publish_exactly_its_unique_persons():
+    people = [(f"p{n}", "a", "Y0T2", True) for n in range(9)]
+    pairs = pairs_of(entrants_cells(people), "published")
+    assert (pairs["new_entrants"] == pairs["unique_persons"]).all()  # same persons: same cell key, same noise
+
+
+def test_perturb_cells_keeps_the_same_contributors_same_noise_property():
+    # the noise of a cell (``perturbed``) is that of its contributors, whichever measure counts them
+    cells = entrants_cells([(f"p{n}", "abc"[n % 3], BANDS[n % 4], n % 2 == 0) for n in range(90)])
+    noise = cells.group_by("count", "cell_key").agg(pl.col("perturbed").n_unique().alias("n"))
+    assert noise["n"].max() == 1
+    for row in cells.filter(pl.col("measure") == "unique_persons").head(5).iter_rows(named=True):
+        cell = (pl.col("service") == row["service"]) & (pl.col("age_band") == row["age_band"])
+        assert row["published"] == cells.filter(cell & (pl.col("measure") == "unique_persons"))["perturbed"].item()
+
+
+def test_ptable_properties_state_its_actual_variance():
+    properties = ptable(D=2, V=1.0).properties()
+    actual = properties["actual_variance"]
+    assert actual["from_symmetry_on"] == pytest.approx(1.0, abs=1e-6)
+    assert actual["smallest"] < 1.0  # a count of 1 cannot fall below 0: its variance falls short of V
+    assert actual["smallest"] == min(properties["variance_by_count"][str(i)] for i in range(1, 3))
+    assert actual["largest"] <= 1.0 + 1e-6

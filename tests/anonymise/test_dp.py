@@ -1,5 +1,9 @@
 import json
 import math
+import multiprocessing
+import os
+import stat
+from pathlib import Path
 
 import opendp.prelude as dp
 import polars as pl
@@ -7,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anonymise.dp import BudgetExceeded, BudgetLedger, bound_contributions, release_counts
+from anonymise.dp import (
+    BudgetExceeded,
+    BudgetLedger,
+    LedgerError,
+    bound_contributions,
+    charge_ledger,
+    lock_path,
+    read_ledger,
+    release_counts,
+)
 from anonymise.tables import TOTAL
 
 KEY = bytes(range(32))
@@ -261,3 +274,226 @@ def test_release_tables_refuse_measures_that_do_not_count_persons():
 
     with pytest.raises(ValueError, match="do not count persons"):
         release_tables({"TX": {"unique_persons": service_rows()}}, {"TX": release_spec("family")}, 1.0, KEY)
+
+
+# --- relations after the noise -----------------------------------------------------------------------
+
+
+def entrants_spec():
+    """A table like T04: unique persons by service and sex, and the new entrants among them."""
+    from anonymise import hierarchy as h
+    from anonymise.tables import Dim, Measure, TableSpec
+
+    return TableSpec(
+        id="TN",
+        title_bg="проба",
+        title_en="test",
+        jurisdiction="bg",
+        dims=(
+            Dim("service", h.flat("service", ["a", "b", "c"]), additive=False),
+            Dim("sex", h.sex(), additive=True),
+        ),
+        measures=(Measure("unique_persons", "person"), Measure("new_entrants", "person", at_most="unique_persons")),
+        threshold=5,
+        universe="test",
+    )
+
+
+def entrants_rows(people: list[tuple[str, str, str, bool]]) -> dict[str, pl.DataFrame]:
+    """Rows per measure: every (person, service, sex); the new entrants are some of the same rows."""
+    schema = {"unit": pl.String, "service": pl.String, "sex": pl.String, "new": pl.Boolean}
+    frame = pl.DataFrame(people, schema=schema, orient="row")
+    return {
+        "unique_persons": frame.drop("new"),
+        "new_entrants": frame.filter(pl.col("new")).drop("new"),
+    }
+
+
+def published_pairs(table: pl.DataFrame, dims: list[str]) -> pl.DataFrame:
+    wide = table.pivot(on="measure", index=dims, values="value")
+    return wide.select(*dims, "unique_persons", "new_entrants")
+
+
+people = st.lists(
+    st.tuples(
+        st.sampled_from([f"p{n}" for n in range(30)]),
+        st.sampled_from(["a", "b", "c"]),
+        st.sampled_from(["F", "M"]),
+        st.booleans(),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(people, st.sampled_from([0.05, 0.5, 3.0]), st.sampled_from(["laplace", "gaussian"]))
+def test_every_published_cell_is_non_negative_and_keeps_its_at_most_bound(rows, epsilon, mechanism):
+    from anonymise.dp import release_tables
+
+    spec = entrants_spec()
+    delta = 1e-6 if mechanism == "gaussian" else 0.0
+    out = release_tables(
+        {"TN": entrants_rows(rows)}, {"TN": spec}, epsilon, KEY, delta, groups_per_person=2, mechanism=mechanism
+    )
+    table = out.tables["TN"]
+    assert table["value"].dtype == pl.Int64 and table["value"].null_count() == 0
+    assert table["value"].min() >= 0
+    pairs = published_pairs(table, ["service", "sex"])
+    assert pairs.height == table.height // 2  # every cell publishes both measures
+    assert (pairs["new_entrants"] <= pairs["unique_persons"]).all()
+
+
+def test_new_entrants_are_clamped_to_the_published_unique_persons_and_not_otherwise_moved():
+    from anonymise.dp import release_tables
+
+    # Every person is a new entrant: the noise alone puts new entrants above unique persons in about
+    # half the cells, and clamping must bring each of those down to the unique persons published.
+    everyone = [(f"p{n}", "abc"[n % 3], "FM"[n % 2], True) for n in range(200)]
+    seen_clamped = 0
+    for _ in range(5):
+        out = release_tables({"TN": entrants_rows(everyone)}, {"TN": entrants_spec()}, 0.3, KEY)
+        pairs = published_pairs(out.tables["TN"], ["service", "sex"])
+        assert (pairs["new_entrants"] <= pairs["unique_persons"]).all()
+        seen_clamped += int((pairs["new_entrants"] == pairs["unique_persons"]).sum())
+    assert seen_clamped > 5 * pairs.height // 3  # ties are rare without clamping, common with it
+    assert out.bounds == {"TN": {"new_entrants": "unique_persons"}}
+    noise = out.noise_by_measure()["TN"]
+    assert set(noise) == {"unique_persons", "new_entrants"}
+    assert noise["unique_persons"]["scale"] == out.scale and noise["unique_persons"]["cells"] == pairs.height
+    assert noise["unique_persons"]["interval"] == [-math.floor(out.accuracy), math.floor(out.accuracy)]
+    assert noise["unique_persons"]["confidence"] == pytest.approx(0.95)
+    assert noise["new_entrants"]["clamped_to"] == "unique_persons" and noise["new_entrants"]["confidence"] < 0.95
+    assert "post-processing" in out.statement() and "need not add up" in out.statement()
+
+
+def test_at_a_huge_epsilon_the_relations_change_nothing():
+    from anonymise.dp import release_tables
+    from anonymise.tables import cube
+
+    rows = entrants_rows([(f"p{n}", "abc"[n % 3], "FM"[n % 2], n % 4 == 0) for n in range(60)])
+    out = release_tables({"TN": rows}, {"TN": entrants_spec()}, 1e5, KEY)
+    truth = cube(rows, entrants_spec())
+    joined = out.tables["TN"].join(truth, on=["service", "sex", "measure"], how="left", suffix="_true")
+    assert (joined["value"] == joined["value_true"].fill_null(0)).all()
+
+
+# --- the ledger file ---------------------------------------------------------------------------------
+
+
+def test_charging_the_ledger_file_writes_it_atomically_with_mode_0600(tmp_path):
+    path = tmp_path / "ledgers" / "bg.json"
+    assert read_ledger(path, "bg", 2.0).charges == ()  # no file: nothing spent yet
+    ledger = charge_ledger(path, "bg", 2.0, 0.0, "bg-2025-a", 0.75)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(lock_path(path).stat().st_mode) == 0o600
+    assert read_ledger(path, "bg", 2.0) == ledger
+    charge_ledger(path, "bg", 2.0, 0.0, "bg-2025-b", 0.75)
+    assert [c.release_id for c in read_ledger(path, "bg", 2.0).charges] == ["bg-2025-a", "bg-2025-b"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["bg.json", "bg.json.lock"]  # no temporary left
+
+    before = path.read_bytes()
+    with pytest.raises(BudgetExceeded, match="bg-2025-c"):
+        charge_ledger(path, "bg", 2.0, 0.0, "bg-2025-c", 0.75)
+    assert path.read_bytes() == before  # a refused charge leaves the ledger as it was
+
+
+def test_a_charge_waits_for_the_lock_and_gives_up_with_a_clear_error(tmp_path):
+    from anonymise.dp import _locked
+
+    path = tmp_path / "bg.json"
+    with _locked(path, 1.0), pytest.raises(LedgerError, match="locked by another run"):
+        charge_ledger(path, "bg", 2.0, 0.0, "bg-2025", 0.5, timeout=0.2)
+    assert not path.exists()
+    charge_ledger(path, "bg", 2.0, 0.0, "bg-2025", 0.5, timeout=0.2)  # free again once released
+
+
+def _spend_the_last_budget(path: str, release: str, start, results) -> None:
+    """Child process: wait for the others, then try to charge 0.5 to a series with 0.5 left."""
+    start.wait()
+    try:
+        charge_ledger(Path(path), "bg", 1.0, 0.0, release, 0.5)
+        results.put((release, "charged"))
+    except BudgetExceeded:
+        results.put((release, "refused"))
+    except Exception as error:  # reported to the test, which fails on it
+        results.put((release, repr(error)))
+
+
+def test_of_runs_racing_for_the_last_budget_exactly_one_is_charged(tmp_path):
+    path = tmp_path / "bg.json"
+    charge_ledger(path, "bg", 1.0, 0.0, "bg-earlier", 0.5)
+    context = multiprocessing.get_context("spawn")
+    runs = 3
+    start, results = context.Barrier(runs), context.Queue()
+    children = [
+        context.Process(target=_spend_the_last_budget, args=(str(path), f"run-{n}", start, results))
+        for n in range(runs)
+    ]
+    for child in children:
+        child.start()
+    outcomes = dict(results.get(timeout=120) for _ in children)
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0
+    assert sorted(outcomes.values()) == ["charged", "refused", "refused"], outcomes
+    (winner,) = [r for r, o in outcomes.items() if o == "charged"]
+    ledger = read_ledger(path, "bg", 1.0)
+    assert [c.release_id for c in ledger.charges] == ["bg-earlier", winner]
+    assert ledger.epsilon_spent == 1.0
+
+
+VALID = {"series": "bg", "epsilon_cap": 2.0, "delta_cap": 0.0, "charges": [{"release_id": "r1", "epsilon": 0.5}]}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "not JSON"),
+        ("{ truncated", "not JSON"),
+        ("[]", "not a JSON object"),
+        (json.dumps({**VALID, "charges": None}), "charges are not a list"),
+        (json.dumps({k: v for k, v in VALID.items() if k != "charges"}), "no charges"),
+        (json.dumps({**VALID, "charges": [{"release_id": "r1", "epsilon": -0.5}]}), "not ε ≥ 0"),
+        (json.dumps({**VALID, "charges": [{"release_id": "r1", "epsilon": "0.5"}]}), "not a number"),
+        (
+            '{"series": "bg", "epsilon_cap": 2, "delta_cap": 0, "charges": [{"release_id": "r1", "epsilon": NaN}]}',
+            "NaN",
+        ),
+        (json.dumps({**VALID, "charges": [{"release_id": "r1", "epsilon": 0.5}] * 2}), "charged twice"),
+        (json.dumps({**VALID, "charges": [{"epsilon": 0.5}]}), "no release_id"),
+        (json.dumps({**VALID, "epsilon_spent": 1.5}), "edited by hand"),
+        (json.dumps({**VALID, "series": "ru"}), "belongs to series 'ru'"),
+    ],
+)
+def test_a_corrupt_or_hand_edited_ledger_is_a_clear_error_naming_the_file(tmp_path, text, reason):
+    path = tmp_path / "bg.json"
+    path.write_text(text, "utf-8")
+    with pytest.raises(LedgerError, match=reason) as corrupt:
+        read_ledger(path, "bg", 2.0)
+    assert str(path) in str(corrupt.value)
+    with pytest.raises(LedgerError, match=reason):
+        charge_ledger(path, "bg", 2.0, 0.0, "r2", 0.1)
+    assert path.read_text("utf-8") == text  # never reset, never rewritten
+
+
+def test_a_ledger_edited_to_hide_a_charge_is_refused(tmp_path):
+    path = tmp_path / "bg.json"
+    charge_ledger(path, "bg", 2.0, 0.0, "r1", 0.5)
+    charge_ledger(path, "bg", 2.0, 0.0, "r2", 1.0)
+    data = json.loads(path.read_text("utf-8"))
+    data["charges"] = data["charges"][:1]  # the totals still say 1.5
+    path.write_text(json.dumps(data), "utf-8")
+    with pytest.raises(LedgerError, match="epsilon_spent is 1.5 but its charges give 0.5"):
+        read_ledger(path, "bg", 2.0)
+
+
+def test_an_unreadable_ledger_is_a_clear_error(tmp_path):
+    path = tmp_path / "bg.json"
+    path.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(LedgerError, match="cannot be read") as unreadable:
+        read_ledger(path, "bg", 2.0)
+    assert str(path) in str(unreadable.value)
+    if os.geteuid() != 0:  # root reads anything
+        path.chmod(0)
+        with pytest.raises(LedgerError, match="cannot be read"):
+            read_ledger(path, "bg", 2.0)

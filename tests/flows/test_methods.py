@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import polars as pl
@@ -50,6 +51,15 @@ def read(release: Path, table: str) -> pl.DataFrame:
 def at(frame: pl.DataFrame, **cell: str) -> int:
     """Return the value of one cell."""
     return int(frame.filter(*[pl.col(k) == v for k, v in cell.items()])["value"].item())
+
+
+def entrants_above_persons(release: Path) -> int:
+    """Return how many cells of T04 publish more new entrants than unique persons (its at_most bound)."""
+    t04 = read(release, "T04")
+    cell = [c for c in t04.columns if c not in ("measure", "value", "conf_status")]
+    wide = t04.pivot(on="measure", index=cell, values="value")
+    assert wide.height * 2 == t04.height  # every cell publishes both measures
+    return wide.filter(pl.col("new_entrants") > pl.col("unique_persons")).height
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +173,27 @@ def test_the_report_states_d_v_js_and_the_ptable_properties(cell_key):
         assert text in page, text
 
 
+def test_cell_key_releases_keep_at_most_and_say_which_relations_do_not_hold(cell_key):
+    _, runs, reports = cell_key
+    for run, report in zip(runs, reports, strict=True):
+        release = Path(run["release_dir"])
+        assert entrants_above_persons(release) == 0
+        manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+        t04, t10 = (manifest["disclosure"][t]["published_relations"] for t in ("T04", "T10"))
+        assert any("new_entrants ≤ unique_persons" in x for x in t04["hold"])
+        assert not any("new_entrants" in x for x in t10["hold"])
+        assert any("not the sum of its published children" in x for x in t04["do_not_hold"] + t10["do_not_hold"])
+        d = report["disclosure"]
+        assert d["checks"]["relations_hold"] and d["checks"]["same_contributors_same_value"]
+        assert any(x.startswith("T04: new_entrants ≤ unique_persons") for x in d["relations"]["hold"])
+        assert d["ptable"]["actual_variance"]["from_symmetry_on"] == pytest.approx(3.0)
+        assert d["ptable"]["actual_variance"]["smallest"] <= d["ptable"]["actual_variance"]["largest"] <= 3.0 + 1e-6
+        assert "at_most bounds hold" in d["tables"]["T04"]["audit"]["method"]
+        page = render_html(report)
+        for text in ("Actual variance of the p-table", "Do <b>not</b> hold", "not the sum of its published children"):
+            assert text in page, text
+
+
 # --- differential privacy ----------------------------------------------------------------------------
 
 
@@ -189,8 +220,32 @@ def test_dp_release_is_charged_to_the_series_ledger_and_the_report_prints_it(dp)
     )
     assert budget["epsilon_cap"] == 2.5 and budget["groups_per_person"] == 4 and budget["mechanism"] == "laplace"
     assert budget["ledger"]["charges"] == ledger["charges"]
+    assert (
+        budget["epsilon_remaining"] == pytest.approx(2.5 - budget["epsilon_series"]) and budget["delta_remaining"] == 0
+    )
+    assert stat.S_IMODE((ws.root / "ledgers" / "bg.json").stat().st_mode) == 0o600
+    for table in ("T04", "T10"):
+        for measure in SPECS[table].measure_names:
+            noise = budget["noise_by_measure"][table][measure]
+            assert noise["scale"] == budget["scale"] > 0 and noise["interval"][1] == int(budget["accuracy"])
+            assert noise["cells"] == published_cells(SPECS[table])
+    assert budget["noise_by_measure"]["T04"]["new_entrants"]["clamped_to"] == "unique_persons"
     page = render_html(report)
     assert "Privacy budget of series bg" in page and run["release_id"] in page
+    for text in ("Remaining in the series", "accuracy interval", "clamped to unique_persons"):
+        assert text in page, text
+
+
+def test_dp_release_keeps_at_most_and_says_which_relations_do_not_hold(dp):
+    _, run, report = dp
+    release = Path(run["release_dir"])
+    assert entrants_above_persons(release) == 0
+    manifest = json.loads((release / "manifest.json").read_text("utf-8"))
+    stated = manifest["disclosure"]["T04"]["published_relations"]
+    assert any("new_entrants ≤ unique_persons" in x for x in stated["hold"])
+    assert any("not the sum of its published children" in x for x in stated["do_not_hold"])
+    assert "need not add up" in manifest["disclosure_control"]["guarantee"]
+    assert any("not the sum" in x for x in report["disclosure"]["relations"]["do_not_hold"])
 
 
 def test_a_dp_release_beyond_the_series_cap_is_refused_before_any_noise(dp, inboxes):
@@ -210,3 +265,32 @@ def test_a_dp_release_beyond_the_series_cap_is_refused_before_any_noise(dp, inbo
     assert report["disclosure"]["refused"] == report["failure"]
     assert report["disclosure"]["budget"]["epsilon_series"] is None  # nothing spent by the refused run
     assert "refused" in render_html(report)
+
+
+def test_a_reset_or_corrupt_ledger_stops_the_series_with_a_clear_error(dp, inboxes):
+    from anonymise.dp import LedgerError
+    from flows import stages
+    from flows.pipeline import RunFailed, run_pipeline
+
+    ws, run, _ = dp
+    path = ws.root / "ledgers" / "bg.json"
+    original = path.read_text("utf-8")
+    try:
+        # deleted: the release already published with differential privacy is no longer charged
+        path.unlink()
+        with pytest.raises(LedgerError, match=run["release_id"]) as reset:
+            stages.budget_ledger(ws, "bg", 2.5, 0.0)
+        assert str(path) in str(reset.value)
+
+        # hand-edited: a charge removed while the totals still count it
+        data = json.loads(original)
+        data["charges"] = data["charges"][1:]
+        path.write_text(json.dumps(data), "utf-8")
+        releases = sorted(p.name for p in ws.releases.iterdir())
+        with pytest.raises(RunFailed, match="edited by hand") as refused:
+            run_pipeline(inbox=inboxes[2], workspace=ws.root, period=PERIOD, jurisdiction="bg")
+        assert str(path) in str(refused.value) and "no noise was drawn" in str(refused.value)
+        assert json.loads(path.read_text("utf-8")) == data  # never reset or rewritten
+        assert sorted(p.name for p in ws.releases.iterdir()) == releases
+    finally:
+        path.write_text(original, "utf-8")
