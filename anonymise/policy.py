@@ -8,7 +8,7 @@ Validation errors name the line, so the person editing the file can find what is
 
 >>> p = parse_policy(default_policy_text())
 >>> p.threshold, p.tables
-(5, ['T01', 'T02', 'T03', 'T04', 'T06', 'T07', 'T08', 'T09', 'T10', 'T11', 'T12'])
+(5, ['T01', 'T02', 'T03', 'T04', 'T05', 'T06', 'T07', 'T08', 'T09', 'T10', 'T11', 'T12'])
 >>> text = default_policy_text().replace('DI = "pseudonymise_or_drop"', 'DI = "keep"')
 >>> parse_policy(text, "policy.toml")  # doctest: +ELLIPSIS
 Traceback (most recent call last):

@@ -11,7 +11,7 @@ def _with(old, new):
 
 def test_default_policy_loads_with_threshold_five_and_a_stable_hash():
     p = parse_policy(default_policy_text())
-    assert p.threshold == 5 and "T04" in p.tables and "T11" in p.tables and "T05" not in p.tables
+    assert p.threshold == 5 and "T04" in p.tables and "T11" in p.tables and "T05" in p.tables
     assert p.sha256 == parse_policy(default_policy_text()).sha256
 
 
@@ -72,7 +72,7 @@ def test_each_method_is_chosen_in_the_policy_with_its_parameters():
     assert p.dp is not None and (p.dp.epsilon, p.dp.groups_per_person, p.dp.series_epsilon_cap) == (1.0, 4, 4.0)
     assert parse_policy(_with('method = "suppression"', 'method = "cell_key"')).method == "cell_key"
     small = _with('method = "suppression"', 'method = "dp"').replace(
-        '"T01", "T02", "T03", "T04", "T06", "T07", "T08", "T09", "T10", "T11", "T12"', '"T04", "T10", "T11"'
+        '"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11", "T12"', '"T04", "T10", "T11"'
     )
     assert parse_policy(small).method == "dp"
 

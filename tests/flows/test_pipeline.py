@@ -48,7 +48,7 @@ def e2e(tmp_path_factory, prefect_server, session_root):
 
 def test_a_signed_release_with_t04_and_t11_is_written(e2e):
     release = Path(e2e["result"]["release_dir"])
-    tables = ["T01", "T02", "T03", "T04", "T06", "T07", "T08", "T09", "T10", "T11"]
+    tables = ["T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11"]
     assert sorted(p.name for p in release.iterdir()) == sorted(
         [f"{t}.csv" for t in tables] + ["hierarchies.json", "manifest.json", "manifest.sig", "signing-key.pem"]
     )
@@ -77,7 +77,7 @@ def test_report_json_has_the_public_keys(e2e):
         assert key in r, key
     assert r["period"] == PERIOD and r["release_id"] == e2e["result"]["release_id"]
     assert {"T04.csv", "T10.csv", "T11.csv", "hierarchies.json"} <= set(r["release_files"])
-    assert "T12.csv" not in r["release_files"] and "T05.csv" not in r["release_files"]
+    assert "T12.csv" not in r["release_files"] and "T05.csv" in r["release_files"]
     assert r["disclosure"]["tables"]["T04"]["audit"]["passed"]
     assert set(r["disclosure"]["tables"]["T09"]["group_disclosure"]) == {"100%", "0%", "zero_protected_below"}
     assert r["pseudonymisation"]["collisions"] == 0
