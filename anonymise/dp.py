@@ -15,10 +15,25 @@ factor e^ε (plus δ). Four things make that true, and each is explicit here:
   is the smallest OpenDP's privacy map accepts for ε (``opendp.binary_search_param``), and the ε and δ
   reported are what the measurement's ``map`` says for the declared sensitivity;
 - **accounting** — a ``BudgetLedger`` per release series adds the ε and δ of each release (basic
-  sequential composition) and refuses a release beyond the series' cap. Its file is read and written
-  by :func:`charge_ledger` only under an exclusive lock, re-read under the lock and replaced
-  atomically (mode 0600), so two runs of a series can never both spend its last budget; a ledger file
-  that cannot be trusted is a :class:`LedgerError` naming the file, never an empty ledger.
+  sequential composition) and refuses a release beyond the series' cap. A run *reserves* its charge
+  (:func:`reserve_ledger`) before any noise is drawn — ``release_tables`` calls ``before_noise`` with
+  the exact ε and δ its measurement spends, after calibration and before sampling — and marks it
+  published (:func:`publish_ledger`) when the release is written; a run that fails in between keeps
+  its charge: the budget is spent once noise may have been drawn. The file is changed only under an
+  exclusive lock, re-read under the lock and replaced atomically (mode 0600), so two runs of a series
+  can never both spend its last budget; a ledger file that cannot be trusted is a
+  :class:`LedgerError` naming the file, never an empty ledger;
+- **a sealed ledger** — every write seals the ledger with an HMAC-SHA256 (:class:`LedgerKey`) under
+  the ``dp-ledger`` purpose key of the series' central key domain, derived from the key store and
+  never stored, over the canonical JSON of everything else in the file (sorted keys, no whitespace,
+  UTF-8; :func:`canonical`). The seal sits in the ledger itself (``"seal"``: algorithm, key ID, key
+  fingerprint, MAC), which stays readable JSON for the DPO. Whoever can write the ledger but not unlock
+  the key store cannot remove a charge, even with its totals fixed, without the run refusing the
+  ledger. An unsealed ledger (written before seals) is refused until the DPO has reviewed it and
+  sealed it with :func:`seal_ledger` (``zakrila ledger seal``), which records the review under the
+  seal. What a seal cannot show is a ledger replaced by an *older* sealed copy of itself; the runs
+  check that every differentially private release in ``releases/`` is still charged
+  (``flows.stages.budget_ledger``), and backups of the ledger keep their history.
 
 Relations after the noise (:mod:`anonymise.perturbed`), all post-processing of the noisy cells, which
 never weakens the guarantee: negative noisy counts become 0; a measure the table bounds by another of
@@ -54,14 +69,17 @@ anonymise.dp.BudgetExceeded: release '2025-Q2' would bring series 'T04-2025' to 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import json
 import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from fractions import Fraction
 from itertools import combinations
 from pathlib import Path
@@ -70,6 +88,7 @@ from typing import Any, Literal
 import opendp.prelude as dp
 import polars as pl
 
+from anonymise.keys import fingerprint
 from anonymise.perturbed import at_most_of, bound_order, keep_relations
 from anonymise.pseudonym import pseudonym
 from anonymise.tables import TOTAL, Dim, TableSpec, _level_column, level_combinations
@@ -81,7 +100,10 @@ Margins = Literal["none", "derived", "measured"]
 ACCURACY_ALPHA = 0.05
 
 #: The composition the ledger applies, as the report prints it.
-COMPOSITION = "basic sequential composition: the ε and the δ of the releases in a series add up"
+COMPOSITION = (
+    "basic sequential composition: the ε and the δ of the releases in a series add up; a release is charged "
+    "before its noise is drawn, and the charge stays spent if its run then publishes nothing"
+)
 
 
 def _enable_opendp() -> None:
@@ -262,8 +284,9 @@ def release_counts(
     every margin level with its own noise, spending the same ε over all levels (more noise per cell,
     tables need not add up). ``"none"`` publishes the cells alone.
 
-    The ledger is the caller's: charge it with the release's ``epsilon`` and ``delta`` (never more than
-    those asked for) before the table is published.
+    The ledger is the caller's: charge it with the ``epsilon`` and ``delta`` asked for (the release
+    spends no more) before calling, since the noise is drawn here (``release_tables`` offers a hook
+    that charges the exact figures before drawing).
     """
     if not dims:
         raise ValueError("a table needs at least one dimension")
@@ -422,6 +445,7 @@ def release_tables(
     groups_per_person: int = 1,
     mechanism: Mechanism = "laplace",
     unit: str = "unit",
+    before_noise: Callable[[float, float], object] | None = None,
 ) -> DpTables:
     """Return a release's count tables with differential privacy, spending ``epsilon`` (and ``delta``) in all.
 
@@ -432,6 +456,11 @@ def release_tables(
     :func:`bound_contributions`. A cell that two levels share (a code with no parent at a level, such
     as ``_U``) is measured once. After the noise, values below 0 become 0 and every ``at_most`` bound of
     a table holds between the measures of each cell (:func:`anonymise.perturbed.keep_relations`).
+
+    ``before_noise`` is called with the ε and δ the calibrated measurement spends (what its privacy
+    map says, never more than asked for) once the counts are made and before any noise is drawn: the
+    caller charges the series' ledger there (:func:`reserve_ledger`), and if it raises, no noise is
+    drawn and the exception propagates.
     """
     if not epsilon > 0:
         raise ValueError("epsilon must be positive")
@@ -476,6 +505,8 @@ def release_tables(
     }
     noise, scale, spent_epsilon, spent_delta, rho = _calibrate(mechanism, sensitivity, epsilon, delta)
     counts = pl.concat([tables[t]["value"] for t in sorted(tables)])
+    if before_noise is not None:
+        before_noise(spent_epsilon, spent_delta)
     noisy = pl.Series("value", noise(counts.to_list()), dtype=pl.Int64).clip(lower_bound=0)
     offset = 0
     for t in sorted(tables):
@@ -524,13 +555,41 @@ class BudgetExceeded(Exception):
     """A release would spend more privacy budget than its series' cap allows."""
 
 
+ChargeStatus = Literal["reserved", "published"]
+STATUSES: tuple[ChargeStatus, ...] = ("reserved", "published")
+
+
 @dataclass(frozen=True)
 class Charge:
-    """One release charged to a series: its id and the ε and δ it spent."""
+    """One release charged to a series: its ID, the ε and δ it spent, and how far its run got.
 
-    release_id: str
+    A run reserves its charge before it draws any noise (``status`` ``"reserved"``: its ``run_id``, no
+    ``release_id`` yet) and marks it ``"published"`` with the release ID once the release is written.
+    A reserved charge whose run published nothing stays reserved and counts in full: the noise was (or
+    may have been) drawn, so the budget is spent. A charge made in one step (:meth:`BudgetLedger.charge`,
+    and every charge of a ledger from before reservations) is published and may have no ``run_id``.
+    """
+
+    release_id: str | None
     epsilon: float
     delta: float = 0.0
+    run_id: str | None = None
+    status: ChargeStatus = "published"
+
+    def name(self) -> str:
+        """Return how messages name the charge: its release, else its run."""
+        return f"release {self.release_id!r}" if self.release_id is not None else f"run {self.run_id!r}"
+
+
+@dataclass(frozen=True)
+class Review:
+    """A DPO's sealing of a ledger after review (:func:`seal_ledger`): when, with which key, what the
+    ledger's seal was found to be before (``found``), and why it was sealed (``note``)."""
+
+    sealed_at: str
+    key_id: str
+    found: str
+    note: str
 
 
 @dataclass(frozen=True)
@@ -539,14 +598,16 @@ class BudgetLedger:
 
     Releases compose by basic sequential composition (ε and δ add), which holds for any mix of
     mechanisms; Gaussian releases enter with the (ε, δ) their zCDP loss converts to, so the ledger is
-    conservative for them. The ledger is immutable: ``charge`` returns a new one, and persisting it is
-    the caller's job.
+    conservative for them. Reserved and published charges count alike. The ledger is immutable:
+    ``charge``, ``reserve`` and ``publish`` return a new one, and persisting it is the caller's job.
+    ``reviews`` records every sealing of the ledger by the DPO (:func:`seal_ledger`).
     """
 
     series: str
     epsilon_cap: float
     delta_cap: float = 0.0
     charges: tuple[Charge, ...] = field(default=())
+    reviews: tuple[Review, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not self.epsilon_cap >= 0 or not 0 <= self.delta_cap < 1:
@@ -554,12 +615,12 @@ class BudgetLedger:
 
     @property
     def epsilon_spent(self) -> float:
-        """Return the ε spent by the series so far."""
+        """Return the ε spent by the series so far (reserved charges included)."""
         return math.fsum(c.epsilon for c in self.charges)
 
     @property
     def delta_spent(self) -> float:
-        """Return the δ spent by the series so far."""
+        """Return the δ spent by the series so far (reserved charges included)."""
         return math.fsum(c.delta for c in self.charges)
 
     @property
@@ -573,83 +634,143 @@ class BudgetLedger:
         return max(0.0, self.delta_cap - self.delta_spent)
 
     def charge(self, release_id: str, epsilon: float, delta: float = 0.0) -> BudgetLedger:
-        """Return the ledger with the release charged; raise ``BudgetExceeded`` beyond a cap."""
+        """Return the ledger with a published release charged in one step; ``BudgetExceeded`` beyond a cap."""
         if any(c.release_id == release_id for c in self.charges):
             raise ValueError(f"release {release_id!r} is already charged to series {self.series!r}")
-        if not epsilon >= 0 or not delta >= 0:
+        return self._with(Charge(release_id, epsilon, delta))
+
+    def reserve(self, run_id: str, epsilon: float, delta: float = 0.0) -> BudgetLedger:
+        """Return the ledger with a run's charge reserved before its noise is drawn; ``BudgetExceeded``
+        beyond a cap. A run reserves once: a rerun is another run, with its own noise and its own charge."""
+        if not run_id:
+            raise ValueError("a reservation needs the run's ID")
+        if any(c.run_id == run_id for c in self.charges):
+            raise ValueError(
+                f"run {run_id!r} already has a charge in series {self.series!r}: a run is charged once, and a rerun "
+                f"is a new run with its own noise and its own charge"
+            )
+        return self._with(Charge(None, epsilon, delta, run_id, "reserved"))
+
+    def publish(self, run_id: str, release_id: str) -> BudgetLedger:
+        """Return the ledger with a run's reserved charge marked published as ``release_id``.
+
+        Nothing is charged again: the ε and δ were charged at the reservation. ValueError if the run
+        reserved nothing, if its charge is already published (a release is published once), or if
+        another charge already holds ``release_id``.
+        """
+        mine = [n for n, c in enumerate(self.charges) if c.run_id == run_id]
+        if not mine:
+            raise ValueError(f"run {run_id!r} reserved no charge in series {self.series!r}; nothing may be published")
+        charge = self.charges[mine[0]]
+        if charge.status == "published":
+            raise ValueError(
+                f"the charge of run {run_id!r} is already published as release {charge.release_id!r}: "
+                f"a release is published once"
+            )
+        if any(c.release_id == release_id for c in self.charges):
+            raise ValueError(f"release {release_id!r} is already charged to series {self.series!r}")
+        charges = list(self.charges)
+        charges[mine[0]] = replace(charge, release_id=release_id, status="published")
+        return replace(self, charges=tuple(charges))
+
+    def _with(self, new: Charge) -> BudgetLedger:
+        """Return the ledger with ``new`` added; ``BudgetExceeded`` naming it if a cap would be passed."""
+        if not new.epsilon >= 0 or not new.delta >= 0:
             raise ValueError("a release spends ε ≥ 0 and δ ≥ 0")
-        spent_epsilon = math.fsum([*(c.epsilon for c in self.charges), epsilon])
-        spent_delta = math.fsum([*(c.delta for c in self.charges), delta])
+        spent_epsilon = math.fsum([*(c.epsilon for c in self.charges), new.epsilon])
+        spent_delta = math.fsum([*(c.delta for c in self.charges), new.delta])
         if spent_epsilon > self.epsilon_cap:
             raise BudgetExceeded(
-                f"release {release_id!r} would bring series {self.series!r} to ε={spent_epsilon:.6g} against a cap "
+                f"{new.name()} would bring series {self.series!r} to ε={spent_epsilon:.6g} against a cap "
                 f"of ε={self.epsilon_cap:.6g} ({self.epsilon_remaining:.6g} remains)"
             )
         if spent_delta > self.delta_cap:
             raise BudgetExceeded(
-                f"release {release_id!r} would bring series {self.series!r} to δ={spent_delta:.6g} against a cap "
+                f"{new.name()} would bring series {self.series!r} to δ={spent_delta:.6g} against a cap "
                 f"of δ={self.delta_cap:.6g} ({self.delta_remaining:.6g} remains)"
             )
-        charges = (*self.charges, Charge(release_id, epsilon, delta))
-        return BudgetLedger(self.series, self.epsilon_cap, self.delta_cap, charges)
+        return replace(self, charges=(*self.charges, new))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the ledger as the JSON object its file holds (without the seal)."""
+        return {
+            "series": self.series,
+            "composition": COMPOSITION,
+            "epsilon_cap": self.epsilon_cap,
+            "delta_cap": self.delta_cap,
+            "charges": [
+                {
+                    "release_id": c.release_id,
+                    "run_id": c.run_id,
+                    "status": c.status,
+                    "epsilon": c.epsilon,
+                    "delta": c.delta,
+                }
+                for c in self.charges
+            ],
+            "epsilon_spent": self.epsilon_spent,
+            "delta_spent": self.delta_spent,
+            "epsilon_remaining": self.epsilon_remaining,
+            "delta_remaining": self.delta_remaining,
+            "reviews": [asdict(r) for r in self.reviews],
+        }
 
     def to_json(self) -> str:
-        """Return the ledger as JSON, with the totals spent and remaining for a human reader."""
-        return json.dumps(
-            {
-                "series": self.series,
-                "composition": COMPOSITION,
-                "epsilon_cap": self.epsilon_cap,
-                "delta_cap": self.delta_cap,
-                "charges": [asdict(c) for c in self.charges],
-                "epsilon_spent": self.epsilon_spent,
-                "delta_spent": self.delta_spent,
-                "epsilon_remaining": self.epsilon_remaining,
-                "delta_remaining": self.delta_remaining,
-            },
-            ensure_ascii=False,
-            indent=2,
-        )
+        """Return the ledger as JSON, with the totals spent and remaining for a human reader (no seal)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> BudgetLedger:
         """Return the ledger stored by ``to_json``; ValueError saying what is wrong if it is not one.
 
         Totals are recomputed from the charges; where the file states them (``to_json`` does), they
-        must agree with the charges, so that a charge deleted or changed by hand is noticed.
+        must agree with the charges, so that a charge deleted or changed by hand is noticed. A seal is
+        not checked here (:func:`read_ledger` does).
         """
-        try:
-            data = json.loads(text, parse_constant=_no_constant)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"it is not JSON ({error})") from error
-        if not isinstance(data, dict):
-            raise ValueError("it is not a JSON object")
-        missing = [k for k in ("series", "epsilon_cap", "delta_cap", "charges") if k not in data]
-        if missing:
-            raise ValueError(f"it has no {', '.join(missing)}")
-        if not isinstance(data["series"], str) or not data["series"]:
-            raise ValueError("its series is not a name")
-        if not isinstance(data["charges"], list):
-            raise ValueError("its charges are not a list")
-        charges = tuple(_charge(c, n) for n, c in enumerate(data["charges"], start=1))
+        return _parse(text)[1]
+
+
+def _parse(text: str) -> tuple[dict[str, Any], BudgetLedger]:
+    """Return a ledger file's JSON object and the ledger it holds; ValueError saying what is wrong."""
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"it is not JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise ValueError("it is not a JSON object")
+    missing = [k for k in ("series", "epsilon_cap", "delta_cap", "charges") if k not in data]
+    if missing:
+        raise ValueError(f"it has no {', '.join(missing)}")
+    if not isinstance(data["series"], str) or not data["series"]:
+        raise ValueError("its series is not a name")
+    if not isinstance(data["charges"], list):
+        raise ValueError("its charges are not a list")
+    charges = tuple(_charge(c, n) for n, c in enumerate(data["charges"], start=1))
+    for what in ("release_id", "run_id"):
         seen: set[str] = set()
         for c in charges:
-            if c.release_id in seen:
-                raise ValueError(f"release {c.release_id!r} is charged twice")
-            seen.add(c.release_id)
-        epsilon_cap, delta_cap = _number(data["epsilon_cap"], "epsilon_cap"), _number(data["delta_cap"], "delta_cap")
-        ledger = cls(data["series"], epsilon_cap, delta_cap, charges)
-        for total, computed in (
-            ("epsilon_spent", ledger.epsilon_spent),
-            ("delta_spent", ledger.delta_spent),
-            ("epsilon_remaining", ledger.epsilon_remaining),
-            ("delta_remaining", ledger.delta_remaining),
-        ):
-            if total in data and not math.isclose(_number(data[total], total), computed, rel_tol=1e-9, abs_tol=1e-12):
-                raise ValueError(
-                    f"its {total} is {data[total]!r} but its charges give {computed!r}: it was edited by hand"
-                )
-        return ledger
+            value = getattr(c, what)
+            if value is None:
+                continue
+            if value in seen:
+                raise ValueError(f"{'release' if what == 'release_id' else 'run'} {value!r} is charged twice")
+            seen.add(value)
+    reviews = data.get("reviews", [])
+    if not isinstance(reviews, list):
+        raise ValueError("its reviews are not a list")
+    epsilon_cap, delta_cap = _number(data["epsilon_cap"], "epsilon_cap"), _number(data["delta_cap"], "delta_cap")
+    ledger = BudgetLedger(
+        data["series"], epsilon_cap, delta_cap, charges, tuple(_review(r, n) for n, r in enumerate(reviews, start=1))
+    )
+    for total, computed in (
+        ("epsilon_spent", ledger.epsilon_spent),
+        ("delta_spent", ledger.delta_spent),
+        ("epsilon_remaining", ledger.epsilon_remaining),
+        ("delta_remaining", ledger.delta_remaining),
+    ):
+        if total in data and not math.isclose(_number(data[total], total), computed, rel_tol=1e-9, abs_tol=1e-12):
+            raise ValueError(f"its {total} is {data[total]!r} but its charges give {computed!r}: it was edited by hand")
+    return data, ledger
 
 
 def _no_constant(name: str) -> float:
@@ -667,29 +788,152 @@ def _charge(entry: object, n: int) -> Charge:
     """Return one charge of a ledger file; ValueError naming the charge if it is malformed."""
     if not isinstance(entry, dict):
         raise ValueError(f"charge {n} is not an object")
-    release = entry.get("release_id")
-    if not isinstance(release, str) or not release:
+    status = entry.get("status", "published")
+    if status not in STATUSES:
+        raise ValueError(f"charge {n} has status {status!r}, not one of {', '.join(STATUSES)}")
+    release, run = entry.get("release_id"), entry.get("run_id")
+    if run is not None and (not isinstance(run, str) or not run):
+        raise ValueError(f"charge {n} has a run_id that is not a name")
+    if status == "published" and (not isinstance(release, str) or not release):
         raise ValueError(f"charge {n} has no release_id")
-    unknown = set(entry) - {"release_id", "epsilon", "delta"}
+    if status == "reserved" and (release is not None or run is None):
+        raise ValueError(f"charge {n} is reserved: it names its run_id and no release_id yet")
+    name = release if status == "published" else run
+    unknown = set(entry) - {"release_id", "run_id", "status", "epsilon", "delta"}
     if unknown:
-        raise ValueError(f"charge {n} ({release}) has unknown fields {sorted(unknown)}")
+        raise ValueError(f"charge {n} ({name}) has unknown fields {sorted(unknown)}")
     if "epsilon" not in entry:
-        raise ValueError(f"charge {n} ({release}) has no epsilon")
-    epsilon = _number(entry["epsilon"], f"epsilon of charge {n} ({release})")
-    delta = _number(entry.get("delta", 0.0), f"delta of charge {n} ({release})")
+        raise ValueError(f"charge {n} ({name}) has no epsilon")
+    epsilon = _number(entry["epsilon"], f"epsilon of charge {n} ({name})")
+    delta = _number(entry.get("delta", 0.0), f"delta of charge {n} ({name})")
     if epsilon < 0 or not 0 <= delta < 1:
-        raise ValueError(f"charge {n} ({release}) spends ε={epsilon:g}, δ={delta:g}: not ε ≥ 0 and 0 ≤ δ < 1")
-    return Charge(release, epsilon, delta)
+        raise ValueError(f"charge {n} ({name}) spends ε={epsilon:g}, δ={delta:g}: not ε ≥ 0 and 0 ≤ δ < 1")
+    return Charge(release, epsilon, delta, run, status)
+
+
+def _review(entry: object, n: int) -> Review:
+    """Return one review of a ledger file; ValueError naming it if it is malformed."""
+    names = [f.name for f in fields(Review)]
+    if not isinstance(entry, dict) or set(entry) != set(names) or not all(isinstance(entry[k], str) for k in names):
+        raise ValueError(f"review {n} is not an object of the strings {', '.join(names)}")
+    return Review(**entry)
 
 
 class LedgerError(Exception):
-    """A ledger file cannot be used: unreadable, corrupt, edited by hand, of another series, or locked."""
+    """A ledger file cannot be used: unreadable, corrupt, edited by hand, unsealed or not matching its
+    seal, of another series, or locked."""
 
+
+# --- the seal ----------------------------------------------------------------------------------------
+
+#: The key store purpose whose key seals the ledgers (:mod:`anonymise.keys`).
+LEDGER_PURPOSE = "dp-ledger"
+#: The MAC of a ledger's seal.
+SEAL_ALGORITHM = "HMAC-SHA256"
+#: What the MAC is computed over besides the ledger, so that a seal means nothing elsewhere.
+_SEAL_CONTEXT = b"zakrila/dp-ledger-seal/v1\x00"
+
+
+def canonical(content: Mapping[str, Any]) -> bytes:
+    """Return the bytes a seal's MAC covers: JSON with sorted keys, no whitespace, UTF-8, no NaN."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+class LedgerKey:
+    """The keys that seal the ledger of a release series, known by key ID and fingerprint only.
+
+    ``keys`` maps key IDs (``bg-central#2``: the series' central domain and a generation) to the
+    32-byte ``dp-ledger`` purpose key of that generation (:func:`anonymise.keys.derive`); ``key_id``
+    is the one that seals what is written (the current generation). The others verify ledgers sealed
+    before a key rotation, until the next charge seals them again under ``key_id``. The bytes never
+    leave the object: its repr, and every message about a seal, name key IDs and fingerprints.
+    """
+
+    __slots__ = ("_keys", "key_id")
+
+    def __init__(self, key_id: str, keys: Mapping[str, bytes]) -> None:
+        if key_id not in keys:
+            raise ValueError(f"the sealing key {key_id} is not among the ledger keys given")
+        if any(len(k) < 32 for k in keys.values()):
+            raise ValueError("a ledger key has at least 256 bits")
+        if len({k.rsplit("#", 1)[0] for k in keys}) != 1:
+            raise ValueError("the ledger keys of a series are generations of one domain")
+        self.key_id = key_id
+        self._keys = dict(keys)
+
+    def __repr__(self) -> str:
+        return f"LedgerKey({self.key_id!r}, verifies {sorted(self._keys)})"
+
+    @property
+    def domain(self) -> str:
+        """Return the key store domain whose keys these are."""
+        return self.key_id.rsplit("#", 1)[0]
+
+    def _mac(self, key_id: str, content: Mapping[str, Any]) -> str:
+        message = canonical({"algorithm": SEAL_ALGORITHM, "key_id": key_id, "ledger": content})
+        return hmac.new(self._keys[key_id], _SEAL_CONTEXT + message, hashlib.sha256).hexdigest()
+
+    def seal(self, content: Mapping[str, Any]) -> dict[str, str]:
+        """Return the seal of a ledger's content (its file's JSON object without ``seal``) under ``key_id``."""
+        return {
+            "algorithm": SEAL_ALGORITHM,
+            "key_id": self.key_id,
+            "key_fingerprint": fingerprint(self._keys[self.key_id]),
+            "mac": self._mac(self.key_id, content),
+        }
+
+    def problem(self, data: Mapping[str, Any]) -> str | None:
+        """Return what is wrong with the seal of a ledger file's JSON object, or None if it verifies."""
+        seal = data.get("seal")
+        if seal is None:
+            return "it is not sealed"
+        if not isinstance(seal, dict) or not all(
+            isinstance(seal.get(k), str) for k in ("algorithm", "key_id", "key_fingerprint", "mac")
+        ):
+            return "its seal is malformed"
+        if seal["algorithm"] != SEAL_ALGORITHM:
+            return f"it is sealed with {seal['algorithm']!r}, not {SEAL_ALGORITHM}"
+        key_id = seal["key_id"]
+        if key_id.rsplit("#", 1)[0] != self.domain:
+            return f"it is sealed with key {key_id}, not a key of domain {self.domain}: another series' seal"
+        if key_id not in self._keys:
+            return (
+                f"it is sealed with key {key_id}, which this key store does not hold (destroyed, or another key store)"
+            )
+        ours = fingerprint(self._keys[key_id])
+        if not hmac.compare_digest(seal["key_fingerprint"], ours):
+            return (
+                f"it is sealed with a key {key_id} of fingerprint {seal['key_fingerprint']}, but this key store's "
+                f"{key_id} has fingerprint {ours}: another key store"
+            )
+        content = {k: v for k, v in data.items() if k != "seal"}
+        try:
+            expected = self._mac(key_id, content)
+        except ValueError:
+            return "its content cannot be serialised to check the seal"
+        if not hmac.compare_digest(seal["mac"], expected):
+            return (
+                f"its content does not match its seal ({SEAL_ALGORITHM} under {key_id}): it was changed outside zakrila"
+            )
+        return None
+
+
+def _sealed_text(ledger: BudgetLedger, key: LedgerKey) -> str:
+    """Return a ledger's file: its JSON object and the seal of that object, indented for the DPO."""
+    content = ledger.to_dict()
+    return json.dumps({**content, "seal": key.seal(content)}, ensure_ascii=False, indent=2) + "\n"
+
+
+# --- the file ------------------------------------------------------------------------------------------
 
 #: Permissions of a ledger file (and its lock): the budget of a series is the DPO's business alone.
 LEDGER_MODE = 0o600
 #: Seconds a run waits for another run of the series to finish charging before giving up.
 LOCK_TIMEOUT = 60.0
+#: What a refused ledger's message tells the operator to do.
+_NEVER_RESET = (
+    "It is never reset: restore it from a backup, or have the DPO review it and seal it with 'zakrila ledger seal'"
+)
 
 
 def lock_path(path: Path) -> Path:
@@ -697,22 +941,16 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def read_ledger(path: Path, series: str, epsilon_cap: float, delta_cap: float = 0.0) -> BudgetLedger:
-    """Return the ledger of a series from its file, under the caps given (the approved policy's).
-
-    A missing file is a series with nothing spent. A file that is not a ledger written by
-    :meth:`BudgetLedger.to_json` (not JSON, fields missing or of the wrong type, totals that disagree
-    with the charges, a release charged twice, another series) is a :class:`LedgerError` naming the
-    file: a ledger is never silently reset. Files are replaced atomically, so reading needs no lock.
-    """
+def _read(path: Path, series: str) -> tuple[dict[str, Any], BudgetLedger] | None:
+    """Return a ledger file's JSON object and ledger (None if there is no file); LedgerError if unusable."""
     try:
         text = path.read_text("utf-8")
     except FileNotFoundError:
-        return BudgetLedger(series, epsilon_cap, delta_cap)
+        return None
     except (OSError, UnicodeDecodeError) as error:
         raise LedgerError(f"the privacy-budget ledger {path} cannot be read: {error}") from error
     try:
-        stored = BudgetLedger.from_json(text)
+        data, stored = _parse(text)
     except ValueError as error:
         raise LedgerError(
             f"the privacy-budget ledger {path} is corrupt: {error}. It is never reset: restore it from a backup, "
@@ -720,7 +958,118 @@ def read_ledger(path: Path, series: str, epsilon_cap: float, delta_cap: float = 
         ) from error
     if stored.series != series:
         raise LedgerError(f"the privacy-budget ledger {path} belongs to series {stored.series!r}, not {series!r}")
-    return BudgetLedger(series, epsilon_cap, delta_cap, stored.charges)
+    return data, stored
+
+
+def stored_ledger(path: Path, series: str, *, key: LedgerKey | None) -> BudgetLedger | None:
+    """Return the ledger of a series as its file holds it (its own caps), None if there is no file.
+
+    With ``key`` the seal must verify (else :class:`LedgerError` naming the file and what is wrong);
+    ``key=None`` reads without the key store, to show a ledger to the DPO — never to spend on it.
+    """
+    found = _read(path, series)
+    if found is None:
+        return None
+    data, stored = found
+    problem = key.problem(data) if key is not None else None
+    if problem == "it is not sealed":
+        raise LedgerError(
+            f"the privacy-budget ledger {path} is not sealed: it was written before ledgers were sealed, or its "
+            f"seal was removed. An unsealed ledger is never used: have the DPO check its charges against the "
+            f"releases and run reports, then seal it with 'zakrila ledger seal', which records the review in it"
+        )
+    if problem is not None:
+        raise LedgerError(f"the privacy-budget ledger {path} cannot be trusted: {problem}. {_NEVER_RESET}")
+    return stored
+
+
+def read_ledger(
+    path: Path, series: str, epsilon_cap: float, delta_cap: float = 0.0, *, key: LedgerKey | None
+) -> BudgetLedger:
+    """Return the ledger of a series from its file, under the caps given (the approved policy's).
+
+    A missing file is a series with nothing spent. A file that is not a ledger written by this module
+    (not JSON, fields missing or of the wrong type, totals that disagree with the charges, a release or
+    run charged twice, another series) is a :class:`LedgerError` naming the file: a ledger is never
+    silently reset. With ``key`` (always, before spending) its seal must verify: an unsealed ledger, a
+    seal by another domain's or another key store's key, and content that does not match its seal are
+    refused too. Files are replaced atomically, so reading needs no lock.
+    """
+    stored = stored_ledger(path, series, key=key)
+    if stored is None:
+        return BudgetLedger(series, epsilon_cap, delta_cap)
+    return BudgetLedger(series, epsilon_cap, delta_cap, stored.charges, stored.reviews)
+
+
+def _update(
+    path: Path,
+    series: str,
+    epsilon_cap: float,
+    delta_cap: float,
+    change: Callable[[BudgetLedger], BudgetLedger],
+    key: LedgerKey,
+    timeout: float,
+) -> BudgetLedger:
+    """Apply ``change`` to the ledger file under its lock, seal the result and write it atomically.
+
+    Under an exclusive ``flock`` on :func:`lock_path` the file is read again (seal verified), changed
+    (``BudgetExceeded`` beyond a cap, with the file unchanged) and the new ledger written to a temporary
+    file in the same folder (mode 0600, synced) that then replaces the ledger: a reader sees the old or
+    the new ledger, never half of one, and of two runs racing for the last budget exactly one gets it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path, timeout):
+        try:
+            ledger = change(read_ledger(path, series, epsilon_cap, delta_cap, key=key))
+        except ValueError as error:
+            raise LedgerError(f"the privacy-budget ledger {path} is left as it was: {error}") from error
+        _write_atomically(path, _sealed_text(ledger, key))
+    return ledger
+
+
+def reserve_ledger(
+    path: Path,
+    series: str,
+    epsilon_cap: float,
+    delta_cap: float,
+    run_id: str,
+    epsilon: float,
+    delta: float = 0.0,
+    *,
+    key: LedgerKey,
+    timeout: float = LOCK_TIMEOUT,
+) -> BudgetLedger:
+    """Reserve a run's charge in the ledger file before its noise is drawn; return the ledger as written.
+
+    The charge is spent from now on, whatever becomes of the run: a run that fails after drawing its
+    noise has spent its budget (the conservative choice, and the standard one: the noise is a function
+    of the data whether or not anyone publishes it). ``BudgetExceeded`` beyond a cap, ``LedgerError``
+    if the ledger cannot be trusted or the run already has a charge.
+    """
+    return _update(
+        path, series, epsilon_cap, delta_cap, lambda ledger: ledger.reserve(run_id, epsilon, delta), key, timeout
+    )
+
+
+def publish_ledger(
+    path: Path,
+    series: str,
+    epsilon_cap: float,
+    delta_cap: float,
+    run_id: str,
+    release_id: str,
+    *,
+    key: LedgerKey,
+    timeout: float = LOCK_TIMEOUT,
+) -> BudgetLedger:
+    """Mark a run's reserved charge published as ``release_id`` (nothing is charged again).
+
+    ``LedgerError`` if the run reserved nothing, its charge is already published, or the ledger cannot
+    be trusted; called before the release is written, so that no release is out without its charge.
+    """
+    return _update(
+        path, series, epsilon_cap, delta_cap, lambda ledger: ledger.publish(run_id, release_id), key, timeout
+    )
 
 
 def charge_ledger(
@@ -731,19 +1080,59 @@ def charge_ledger(
     release_id: str,
     epsilon: float,
     delta: float = 0.0,
+    *,
+    key: LedgerKey,
     timeout: float = LOCK_TIMEOUT,
 ) -> BudgetLedger:
-    """Charge a release to the ledger file of its series and return the ledger as written.
+    """Charge a published release to the ledger file in one step (no reservation); return the ledger.
 
-    Under an exclusive ``flock`` on :func:`lock_path` the file is read again, the release charged
-    (``BudgetExceeded`` beyond a cap, with the file unchanged) and the new ledger written to a temporary
-    file in the same folder (mode 0600, synced) that then replaces the ledger: a reader sees the old or
-    the new ledger, never half of one, and of two runs racing for the last budget exactly one gets it.
+    For a release whose noise was drawn elsewhere; a run of this pipeline reserves
+    (:func:`reserve_ledger`) before it draws and publishes (:func:`publish_ledger`) after.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    return _update(
+        path, series, epsilon_cap, delta_cap, lambda ledger: ledger.charge(release_id, epsilon, delta), key, timeout
+    )
+
+
+def seal_ledger(
+    path: Path,
+    series: str,
+    *,
+    key: LedgerKey,
+    reviewed: bool,
+    note: str,
+    timeout: float = LOCK_TIMEOUT,
+) -> BudgetLedger:
+    """Seal a ledger the DPO has reviewed: the way back for an unsealed ledger, or one whose seal fails.
+
+    A ledger written before ledgers were sealed, one sealed under a destroyed key generation, or one
+    the DPO repaired by hand is refused by every run until it is sealed here. Sealing declares its
+    charges right, so it needs ``reviewed=True`` (the DPO has checked every charge against the
+    releases in ``releases/`` and the run reports) and a ``note`` saying why. The ledger must still be a
+    well-formed ledger of ``series`` (totals agreeing with the charges); its charges and caps are kept
+    and a :class:`Review` (time, key ID, the seal's state before, note) is added, under the seal. A
+    ledger whose seal already verifies is returned unchanged.
+    """
+    if not reviewed:
+        raise LedgerError(
+            f"the privacy-budget ledger {path} is sealed only after the DPO has reviewed its charges against the "
+            f"releases and run reports: confirm the review to seal it"
+        )
+    if not note.strip():
+        raise LedgerError(f"say why the privacy-budget ledger {path} is sealed (the note is kept in the ledger)")
+    if not path.exists():
+        raise LedgerError(f"there is no privacy-budget ledger {path} to seal")
     with _locked(path, timeout):
-        ledger = read_ledger(path, series, epsilon_cap, delta_cap).charge(release_id, epsilon, delta)
-        _write_atomically(path, ledger.to_json() + "\n")
+        found = _read(path, series)
+        if found is None:
+            raise LedgerError(f"there is no privacy-budget ledger {path} to seal")
+        data, stored = found
+        problem = key.problem(data)
+        if problem is None:
+            return stored
+        review = Review(datetime.now(UTC).isoformat(timespec="seconds"), key.key_id, problem, note.strip())
+        ledger = replace(stored, reviews=(*stored.reviews, review))
+        _write_atomically(path, _sealed_text(ledger, key))
     return ledger
 
 

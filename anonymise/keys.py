@@ -6,7 +6,10 @@ for national de-duplication, and the Russian pilot has ``ru``, never linked to t
 
 Each domain holds a 256-bit master secret per *generation* (rotation adds one). Keys for a purpose
 (``person``, ``family``, ``case``, ``staff``, ``event``, ``fallback``, ``record``) are derived from it
-with HKDF-SHA256, so a family's pseudonym can never equal a person's under the same partner key.
+with HKDF-SHA256, so a family's pseudonym can never equal a person's under the same partner key. One
+purpose makes no pseudonym: ``dp-ledger`` (central domains only) keys the HMAC that seals a release
+series' privacy-budget ledger (:mod:`anonymise.dp`); like every purpose key it is derived when needed
+and never stored.
 
 Secrets are sealed at rest with AES-256-GCM under a key derived from a passphrase with scrypt; the
 domain and generation are bound as associated data, so a sealed secret cannot be moved to another
@@ -39,7 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-PURPOSES = ("person", "family", "case", "staff", "event", "fallback", "record")
+PURPOSES = ("person", "family", "case", "staff", "event", "fallback", "record", "dp-ledger")
 SCRYPT_N = 2**15  # ~0.1 s and 32 MiB per unlock: slow for a guesser, fine for a run
 
 

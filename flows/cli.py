@@ -1,4 +1,4 @@
-"""The ``zakrila`` command line: demo, synth, run, verify, keys, policy, subjects.
+"""The ``zakrila`` command line: demo, synth, run, verify, keys, policy, ledger, subjects.
 
 Every command exits 0 on success and otherwise prints one line saying why, and exits non-zero.
 """
@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from anonymise.dp import BudgetLedger, LedgerKey
 
 app = typer.Typer(
     add_completion=False,
@@ -168,8 +172,10 @@ def discover(
 keys_app = typer.Typer(no_args_is_help=True, help="The key store: init, show, rotate, destroy.")
 policy_app = typer.Typer(no_args_is_help=True, help="The anonymisation policy: show, approve.")
 subjects_app = typer.Typer(no_args_is_help=True, help="Data subjects' rights: erase.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The privacy-budget ledgers of differential privacy: show, seal.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(policy_app, name="policy")
+app.add_typer(ledger_app, name="ledger")
 app.add_typer(subjects_app, name="subjects")
 WORKSPACE = typer.Option(Path("workspace"), help="The workspace (keys/, policy.toml, store/ …).")
 
@@ -321,6 +327,97 @@ def policy_show(workspace: Path = WORKSPACE) -> None:
         console.print(f"SHA-256 {policy.sha256}: approved {record['approved_at']}")
     except PolicyError as exc:
         console.print(f"SHA-256 {policy.sha256}: [bold red]not approved[/] — {exc}")
+
+
+JURISDICTION = typer.Option("bg", help="The release series: bg or ru.")
+
+
+def _ledger(workspace: Path, jurisdiction: str) -> tuple[Path, LedgerKey, BudgetLedger, str | None]:
+    """Return a series' ledger path, key, ledger as stored (None: no file) and what is wrong with its seal."""
+    from anonymise.dp import LedgerError, stored_ledger
+    from anonymise.keys import KeyStoreError
+    from flows.keystore import open_store
+    from flows.stages import ledger_key, ledger_path
+    from flows.workspace import Workspace
+
+    if jurisdiction not in ("bg", "ru"):
+        _fail("jurisdiction must be bg or ru", 2)
+    ws = Workspace(workspace)
+    path = ledger_path(ws, jurisdiction)
+    try:
+        open_store(ws.keys, prompt=_prompt_passphrase)
+        key = ledger_key(ws, jurisdiction)
+        stored = stored_ledger(path, jurisdiction, key=None)
+    except (KeyStoreError, LedgerError) as exc:
+        _fail(str(exc))
+    if stored is None:
+        _fail(f"no privacy-budget ledger {path}: the series has spent nothing")
+        raise AssertionError("unreachable")
+    try:
+        stored_ledger(path, jurisdiction, key=key)
+        problem = None
+    except LedgerError as exc:
+        problem = str(exc)
+    return path, key, stored, problem
+
+
+def _print_ledger(path: Path, ledger: BudgetLedger, problem: str | None) -> None:
+    from rich.table import Table
+
+    table = Table("release", "run", "status", "ε", "δ", title=f"{path} — series {ledger.series}")
+    for c in ledger.charges:
+        table.add_row(c.release_id or "—", c.run_id or "—", c.status, f"{c.epsilon:.6g}", f"{c.delta:.3g}")
+    Console().print(table)
+    console.print(
+        f"spent ε={ledger.epsilon_spent:.6g}, δ={ledger.delta_spent:.3g} of the caps stored in the ledger "
+        f"ε={ledger.epsilon_cap:.6g}, δ={ledger.delta_cap:.3g} (the approved policy's caps apply to runs)"
+    )
+    for r in ledger.reviews:
+        console.print(f"sealed after review {r.sealed_at} under {r.key_id} (found: {r.found}): {r.note}")
+    console.print("[green]seal verified[/]" if problem is None else f"[bold red]not trusted:[/] {problem}")
+
+
+@ledger_app.command("show")
+def ledger_show(workspace: Path = WORKSPACE, jurisdiction: str = JURISDICTION) -> None:
+    """Print a series' ledger (release and run IDs, ε and δ, reviews) and whether its seal verifies."""
+    path, _, stored, problem = _ledger(workspace, jurisdiction)
+    _print_ledger(path, stored, problem)
+    if problem is not None:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("seal")
+def ledger_seal(
+    note: str = typer.Option(..., help="Why the ledger is sealed (kept in the ledger), e.g. the review's reference."),
+    reviewed: bool = typer.Option(
+        False, "--reviewed", help="Declare that every charge was checked against releases/ and the run reports."
+    ),
+    workspace: Path = WORKSPACE,
+    jurisdiction: str = JURISDICTION,
+) -> None:
+    """Seal a series' ledger after the DPO's review: a ledger from before seals, or one whose seal fails.
+
+    Sealing declares the ledger's charges right: check each against the releases in releases/ and the
+    run reports first (a charge removed is budget spent that the series forgets). Without --reviewed
+    the command shows the ledger and asks for the series name to confirm.
+    """
+    from anonymise.dp import LedgerError, seal_ledger
+
+    path, key, stored, problem = _ledger(workspace, jurisdiction)
+    _print_ledger(path, stored, problem)
+    if problem is None:
+        console.print("the seal verifies: nothing to seal")
+        return
+    if not reviewed:
+        typed = typer.prompt(f"reviewed every charge? type the series name ({jurisdiction}) to seal the ledger")
+        reviewed = typed.strip() == jurisdiction
+        if not reviewed:
+            _fail("not confirmed: the ledger is left as it was")
+    try:
+        sealed = seal_ledger(path, jurisdiction, key=key, reviewed=reviewed, note=note)
+    except LedgerError as exc:
+        _fail(str(exc))
+    console.print(f"sealed {path} under {sealed.reviews[-1].key_id}; the review is recorded in the ledger")
 
 
 @subjects_app.command("erase")

@@ -172,10 +172,12 @@ def publish_release(
 ) -> dict[str, Any]:
     """Write the signed release folder from the audited tables.
 
-    A differentially private release is charged to its series' budget ledger first, so that no
-    release is ever out without its charge; the ledger comes back for the report. A charge the ledger
-    refuses (another run of the series spent the budget meanwhile, or the ledger cannot be trusted)
-    is ``RunFailed``: no release is written.
+    A differentially private release was charged to its series' budget ledger before its noise was
+    drawn (a charge reserved for this run); that charge is marked published with the release ID
+    first, so that no release is ever out without its published charge, and the ledger comes back
+    for the report. If the ledger refuses (it cannot be trusted, or the run's charge is missing or
+    already published) the run fails with ``RunFailed`` and no release is written; the reserved
+    budget stays spent.
     """
     ws = Workspace(workspace)
     keys = open_store(ws.keys)
@@ -184,9 +186,12 @@ def publish_release(
     ledger = None
     if control["method"] == "dp":
         try:
-            ledger = stages.charge_budget(ws, policy, jurisdiction, rid, control["epsilon"], control["delta"])
+            ledger = stages.publish_charge(ws, policy, jurisdiction, run_id, rid, control["epsilon"], control["delta"])
         except (BudgetExceeded, LedgerError) as error:  # ids and budgets only, no values
-            raise RunFailed(f"privacy budget not charged: {error}") from None
+            raise RunFailed(
+                f"the privacy-budget charge of this run could not be marked published: {error} "
+                f"(the budget it reserved stays spent)"
+            ) from None
     flags = {
         "F": "free",
         "C": "primary confidential",

@@ -22,13 +22,16 @@ from anonymise.cellkey import perturb_cells, ptable, table_cell_keys
 from anonymise.constraints import required_expr
 from anonymise.dp import (
     COMPOSITION,
+    LEDGER_PURPOSE,
     BudgetExceeded,
     BudgetLedger,
     LedgerError,
-    charge_ledger,
+    LedgerKey,
+    publish_ledger,
     published_cells,
     read_ledger,
     release_tables,
+    reserve_ledger,
 )
 from anonymise.groups import FULL, NONE, ZERO_POPULATION_MULTIPLE, group_disclosure, with_cells
 from anonymise.history import small_differences
@@ -656,7 +659,7 @@ def protect_stage(
     disclosure = disclosure_meta(policy, tables)
     count_tables = [t for t in tables if disclosure[t]["method"] != "none"]
     if policy.method == "dp":
-        protected, figures, control = _release_with_dp(ws, work, policy, count_tables, jurisdiction, period)
+        protected, figures, control = _release_with_dp(ws, run_id, policy, count_tables, jurisdiction, period)
         if not control["passed"]:
             return {"tables": {}, "history": _history_by_perturbation(jurisdiction, policy.method), "control": control}
     else:
@@ -776,18 +779,35 @@ def ledger_path(ws: Workspace, series: str) -> Path:
     return ws.root / LEDGERS / f"{series}.json"
 
 
+def ledger_key(ws: Workspace, series: str) -> LedgerKey:
+    """Return the keys that seal a series' ledger, from the key store the run opens.
+
+    The ``dp-ledger`` purpose key of the series' central domain (``bg-central`` for ``bg``, ``ru`` for
+    ``ru``): the current generation seals, every generation still held verifies, so a key rotation
+    does not break a ledger's seal (its next charge seals it under the new generation). A destroyed
+    generation's seal cannot be verified: the DPO re-seals after review (``zakrila ledger seal``).
+    """
+    store = open_store(ws.keys)
+    domain = central_domain(series)
+    info = store.info(domain)
+    generations = [info.generation, *info.retired_generations]
+    keys = {store.key_id(domain, g): store.key(domain, LEDGER_PURPOSE, g) for g in generations}
+    return LedgerKey(store.key_id(domain), keys)
+
+
 def budget_ledger(ws: Workspace, series: str, epsilon_cap: float, delta_cap: float) -> BudgetLedger:
     """Return the privacy-budget ledger of a release series, under the caps the policy in force sets.
 
-    The ledger (``ledgers/<series>.json`` in the workspace) holds release IDs and the ε and δ each
-    spent — no data. The caps come from the approved policy, not from the file: a DPO who lowers
-    them blocks further releases of a series that has spent more. ``LedgerError`` naming the file if
-    it is corrupt, or if a differentially private release of the series in ``releases/`` is not
-    charged in it (the ledger was reset, replaced or edited): a ledger is never silently reset.
+    The ledger (``ledgers/<series>.json`` in the workspace) holds release and run IDs and the ε and δ
+    each spent — no data — sealed with the series' ledger key (:func:`ledger_key`). The caps come from
+    the approved policy, not from the file: a DPO who lowers them blocks further releases of a series
+    that has spent more. ``LedgerError`` naming the file if it is corrupt, unsealed or does not match
+    its seal, or if a differentially private release of the series in ``releases/`` is not charged in
+    it as published (the ledger was reset, replaced or edited): a ledger is never silently reset.
     """
     path = ledger_path(ws, series)
-    ledger = read_ledger(path, series, epsilon_cap, delta_cap)
-    charged = {c.release_id for c in ledger.charges}
+    ledger = read_ledger(path, series, epsilon_cap, delta_cap, key=ledger_key(ws, series))
+    charged = {c.release_id for c in ledger.charges if c.status == "published"}
     missing = [rid for rid in _dp_releases(ws, series) if rid not in charged]
     if missing:
         raise LedgerError(
@@ -812,38 +832,55 @@ def _dp_releases(ws: Workspace, series: str) -> list[str]:
     return out
 
 
-def charge_budget(
-    ws: Workspace, policy: Policy, series: str, release: str, epsilon: float, delta: float
+def publish_charge(
+    ws: Workspace, policy: Policy, series: str, run_id: str, release: str, epsilon: float, delta: float
 ) -> dict[str, Any]:
-    """Charge a release to its series' ledger, write the ledger, and return it as the report prints it.
+    """Mark the charge a run reserved before drawing its noise as published under its release ID; write
+    the ledger and return it as the report prints it.
 
-    Raises ``BudgetExceeded`` beyond the cap, ``LedgerError`` if the ledger cannot be trusted; called
-    before the release is written, so a release is never published without its charge. The charge is
-    made under the ledger's lock on the ledger as it is then (:func:`anonymise.dp.charge_ledger`): of
-    two runs of a series racing for its last budget, exactly one is charged and the other refused.
+    Nothing is charged again: the ε and δ were charged when the run reserved them
+    (:func:`_release_with_dp`), and they must be what the run's measurement spent. ``LedgerError`` if
+    the ledger cannot be trusted, the run reserved nothing or its charge is already published (a
+    release is published once, a rerun is a new run with its own charge). Called before the release
+    is written, so a release is never out without its published charge.
     """
     if policy.dp is None:
         raise ValueError("the policy sets no [disclosure.dp] budget")
     caps = policy.dp.series_epsilon_cap, policy.dp.series_delta_cap
-    budget_ledger(ws, series, *caps)  # refuse a reset or corrupt ledger before taking the lock
-    ledger = charge_ledger(ledger_path(ws, series), series, *caps, release, epsilon, delta)
+    path, key = ledger_path(ws, series), ledger_key(ws, series)
+    before = budget_ledger(ws, series, *caps)  # refuse a reset or corrupt ledger before taking the lock
+    reserved = [c for c in before.charges if c.run_id == run_id]
+    if reserved and (reserved[0].epsilon, reserved[0].delta) != (epsilon, delta):
+        raise LedgerError(
+            f"the privacy-budget ledger {path} reserves ε={reserved[0].epsilon:g}, δ={reserved[0].delta:g} for run "
+            f"{run_id!r}, but the run's release spent ε={epsilon:g}, δ={delta:g}"
+        )
+    ledger = publish_ledger(path, series, *caps, run_id, release, key=key)
     data: dict[str, Any] = json.loads(ledger.to_json())
     return data
 
 
 def _release_with_dp(
-    ws: Workspace, work: Path, policy: Policy, count_tables: list[str], series: str, period: Period
+    ws: Workspace, run_id: str, policy: Policy, count_tables: list[str], series: str, period: Period
 ) -> tuple[dict[str, pl.DataFrame], dict[str, Any], dict[str, Any]]:
     """Return the tables published with differential privacy, per table figures, and the method's proof.
 
-    The series' budget is checked first with the ε and δ the policy allows one release: a release
-    that could exceed the cap is refused before any noise is drawn.
+    Reserve, then draw: the series' budget is checked first with the ε and δ the policy allows one
+    release (a release that could exceed the cap is refused at once); then, once the measurement is
+    calibrated and before any noise is drawn, the exact ε and δ it spends are reserved for this run
+    in the ledger, under its lock (:func:`anonymise.dp.reserve_ledger`). A run that loses the race for
+    the last budget is refused there, with no noise drawn. The reservation is spent from then on:
+    if the run fails later (audit, leak guard, publication), its budget stays charged, as a
+    ``"reserved"`` charge naming the run, and the report's series figures include it. At publication
+    the charge is marked published with the release ID (:func:`publish_charge`).
     """
     if policy.dp is None:
         raise ValueError("the policy's differential privacy has no [disclosure.dp] parameters")
     p = policy.dp
+    caps = p.series_epsilon_cap, p.series_delta_cap
     try:
-        ledger = budget_ledger(ws, series, p.series_epsilon_cap, p.series_delta_cap)
+        ledger = budget_ledger(ws, series, *caps)
+        key = ledger_key(ws, series)
     except LedgerError as error:
         problem = f"{error}; no noise was drawn"
         return {}, {}, {"method": "dp", "series": series, "passed": False, "problem": problem}
@@ -867,7 +904,7 @@ def _release_with_dp(
         "releases_before": len(ledger.charges),
     }
     try:
-        ledger.charge("this release", p.epsilon, p.delta)
+        ledger.reserve(run_id, p.epsilon, p.delta)
     except BudgetExceeded:
         problem = (
             f"privacy budget of series {series!r} exceeded: a release may spend ε={p.epsilon:g}, δ={p.delta:g} and "
@@ -876,19 +913,38 @@ def _release_with_dp(
             f"drawn (the DPO may approve a policy with a smaller epsilon or a higher cap)"
         )
         return {}, {}, control | {"passed": False, "problem": problem}
+    except ValueError as error:  # this run already holds a charge: never charged twice
+        return {}, {}, control | {"passed": False, "problem": f"{error}; no noise was drawn"}
+    work = ws.work(run_id)
     rows = {
         t: {m: pl.read_parquet(work / "rows" / t / f"{m}.parquet") for m in SPECS[t].measure_names}
         for t in count_tables
     }
-    result = release_tables(
-        rows,
-        SPECS,
-        p.epsilon,
-        record_key_of(ws, series),
-        p.delta,
-        p.groups_per_person,
-        p.mechanism,  # type: ignore[arg-type]
-    )
+    reserved: list[BudgetLedger] = []
+
+    def reserve(epsilon: float, delta: float) -> None:
+        reserved.append(reserve_ledger(ledger_path(ws, series), series, *caps, run_id, epsilon, delta, key=key))
+
+    try:
+        result = release_tables(
+            rows,
+            SPECS,
+            p.epsilon,
+            record_key_of(ws, series),
+            p.delta,
+            p.groups_per_person,
+            p.mechanism,  # type: ignore[arg-type]
+            before_noise=reserve,
+        )
+    except BudgetExceeded as error:
+        problem = (
+            f"privacy budget of series {series!r} exceeded when this run came to reserve it (another run spent it "
+            f"meanwhile): {error}; no noise was drawn"
+        )
+        return {}, {}, control | {"passed": False, "problem": problem}
+    except LedgerError as error:
+        return {}, {}, control | {"passed": False, "problem": f"{error}; no noise was drawn"}
+    spent = reserved[-1]
     protected: dict[str, pl.DataFrame] = {}
     figures: dict[str, Any] = {}
     for t, table in result.tables.items():
@@ -896,7 +952,6 @@ def _release_with_dp(
             pl.lit(period.label).alias("period"), pl.all(), pl.lit(PERTURBED).alias("conf_status")
         )
         figures[t] = {"cells": table.height, "perturbed": table.height, "public_cells": table.height}
-    spent = ledger.charge("this release", result.epsilon, result.delta)
     control |= {
         "passed": True,
         "epsilon": result.epsilon,
@@ -908,6 +963,7 @@ def _release_with_dp(
         "alpha": result.alpha,
         "levels": result.levels,
         "cells": result.cells,
+        # after this run's reservation: spent whether or not the release is then published
         "series_epsilon_spent": spent.epsilon_spent,
         "series_delta_spent": spent.delta_spent,
         "series_epsilon_remaining": spent.epsilon_remaining,

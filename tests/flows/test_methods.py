@@ -1,8 +1,10 @@
 """End to end: the cell key method and differential privacy chosen in the policy, run by the real flow.
 
 Two cell-key releases of one workspace (two partners, then the first alone); one differentially private
-release of one small partner, charged to a series ledger that already holds a release, and a second
-that the ledger refuses (it stops before noise is drawn).
+release of one small partner, charged to a series ledger that already holds a release (a ledger from
+before seals, sealed by the DPO after review), and a second that the ledger refuses (it stops before
+noise is drawn); and, in a workspace of its own, a run that fails after reserving its budget (which
+stays spent) followed by one that publishes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import polars as pl
 import pytest
 
 from anonymise.cellkey import KEY_BITS, ptable
-from anonymise.dp import published_cells
+from anonymise.dp import LedgerError, published_cells, seal_ledger
 from anonymise.ministry import SPECS
+from flows import stages
 from flows.governance import approve
 from flows.keystore import open_store
 from flows.publish import verify_release
@@ -104,6 +107,11 @@ def dp(inboxes, prefect_server):
     }
     (ws.root / "ledgers").mkdir()
     (ws.root / "ledgers" / "bg.json").write_text(json.dumps(earlier), "utf-8")
+    # a ledger from before seals is refused until the DPO has reviewed and sealed it (zakrila ledger seal)
+    key = stages.ledger_key(ws, "bg")
+    with pytest.raises(LedgerError, match="is not sealed"):
+        stages.budget_ledger(ws, "bg", 2.5, 0.0)
+    seal_ledger(ws.root / "ledgers" / "bg.json", "bg", key=key, reviewed=True, note="2024 ledger checked by the DPO")
     run = run_pipeline(inbox=alone, workspace=ws.root, period=PERIOD, jurisdiction="bg")
     return ws, run, json.loads((Path(run["report"]) / "report.json").read_text("utf-8"))
 
@@ -214,6 +222,13 @@ def test_dp_release_is_charged_to_the_series_ledger_and_the_report_prints_it(dp)
     ws, run, report = dp
     ledger = json.loads((ws.root / "ledgers" / "bg.json").read_text("utf-8"))
     assert [c["release_id"] for c in ledger["charges"]] == ["bg-2024-earlier", run["release_id"]]
+    assert [(c["run_id"], c["status"]) for c in ledger["charges"]] == [
+        (None, "published"),
+        (run["run_id"], "published"),
+    ]
+    assert ledger["seal"]["key_id"] == "bg-central#1" and ledger["reviews"][0]["found"] == "it is not sealed"
+    text = (ws.root / "ledgers" / "bg.json").read_text("utf-8")
+    assert not [m for m in open_store(ws.keys).material() if m.hex() in text]  # a MAC, never a key
     budget = report["disclosure"]["budget"]
     assert 0 < budget["epsilon_release"] <= 1.0 and budget["epsilon_series"] == pytest.approx(
         1 + budget["epsilon_release"]
@@ -284,13 +299,96 @@ def test_a_reset_or_corrupt_ledger_stops_the_series_with_a_clear_error(dp, inbox
 
         # hand-edited: a charge removed while the totals still count it
         data = json.loads(original)
-        data["charges"] = data["charges"][1:]
+        data["charges"] = data["charges"][:1]
         path.write_text(json.dumps(data), "utf-8")
+        with pytest.raises(LedgerError, match="edited by hand") as edited:
+            stages.budget_ledger(ws, "bg", 2.5, 0.0)
+        assert str(path) in str(edited.value)
+
+        # hand-edited with care: the earlier charge removed and the totals fixed; only the seal tells
+        data = json.loads(original)
+        data["charges"] = data["charges"][1:]
+        spent = data["charges"][0]["epsilon"]
+        data |= {"epsilon_spent": spent, "epsilon_remaining": 2.5 - spent}
+        path.write_text(json.dumps(data, indent=2), "utf-8")
         releases = sorted(p.name for p in ws.releases.iterdir())
-        with pytest.raises(RunFailed, match="edited by hand") as refused:
+        with pytest.raises(RunFailed, match="does not match its seal") as refused:
             run_pipeline(inbox=inboxes[2], workspace=ws.root, period=PERIOD, jurisdiction="bg")
         assert str(path) in str(refused.value) and "no noise was drawn" in str(refused.value)
         assert json.loads(path.read_text("utf-8")) == data  # never reset or rewritten
         assert sorted(p.name for p in ws.releases.iterdir()) == releases
+        for material in open_store(ws.keys).material():
+            assert material.hex() not in str(refused.value)
     finally:
         path.write_text(original, "utf-8")
+
+
+def test_a_dp_run_charges_before_drawing_and_a_run_failing_after_keeps_its_budget_spent(
+    inboxes, prefect_server, monkeypatch
+):
+    import anonymise.dp as module
+    from flows.pipeline import RunFailed, run_pipeline
+
+    root, _, alone = inboxes
+    ws = prepare(root / "ws-dp-failing")
+    use_method(ws, "dp")
+    path = ws.root / "ledgers" / "bg.json"
+    seen_at_draw: list[list[dict[str, object]]] = []
+    calibrate = module._calibrate
+
+    def spied(*args):
+        noise, *rest = calibrate(*args)
+
+        def draw(counts):
+            seen_at_draw.append(json.loads(path.read_text("utf-8"))["charges"])  # the ledger as the noise is drawn
+            return noise(counts)
+
+        return (draw, *rest)
+
+    audit = stages.audit_stage
+
+    def failing_audit(*args):
+        out = audit(*args)
+        out["T04"] = out["T04"] | {"passed": False, "findings": ["T04: failed on purpose"]}
+        return out
+
+    monkeypatch.setattr(module, "_calibrate", spied)
+    monkeypatch.setattr(stages, "audit_stage", failing_audit)
+    with pytest.raises(RunFailed, match="disclosure audit failed for T04"):
+        run_pipeline(inbox=alone, workspace=ws.root, period=PERIOD, jurisdiction="bg")
+    (report_dir,) = ws.reports.iterdir()
+    report = json.loads((report_dir / "report.json").read_text("utf-8"))
+    (charges,) = seen_at_draw
+    assert charges == [
+        {
+            "release_id": None,
+            "run_id": report_dir.name,
+            "status": "reserved",
+            "epsilon": charges[0]["epsilon"],
+            "delta": 0.0,
+        }
+    ]
+    ledger = json.loads(path.read_text("utf-8"))
+    assert ledger["charges"] == charges  # nothing published, and the budget stays spent
+    assert not ws.releases.exists() or not any(ws.releases.iterdir())
+    budget = report["disclosure"]["budget"]
+    assert report["status"] == "no_release"
+    assert budget["epsilon_release"] == charges[0]["epsilon"] == budget["epsilon_series"] > 0
+    assert budget["epsilon_remaining"] == pytest.approx(4.0 - budget["epsilon_series"])
+    assert "stays spent" in budget["composition"]
+
+    # the next run is charged on its own: the failed run's charge is neither reused nor charged twice
+    monkeypatch.setattr(stages, "audit_stage", audit)
+    seen_at_draw.clear()
+    run = run_pipeline(inbox=alone, workspace=ws.root, period=PERIOD, jurisdiction="bg")
+    ledger = json.loads(path.read_text("utf-8"))
+    assert [(c["run_id"], c["release_id"], c["status"]) for c in ledger["charges"]] == [
+        (report_dir.name, None, "reserved"),
+        (run["run_id"], run["release_id"], "published"),
+    ]
+    assert [c["status"] for c in seen_at_draw[0]] == ["reserved", "reserved"]  # charged before its noise too
+    report = json.loads((Path(run["report"]) / "report.json").read_text("utf-8"))
+    assert report["disclosure"]["budget"]["epsilon_series"] == pytest.approx(ledger["epsilon_spent"])
+    assert report["disclosure"]["budget"]["epsilon_series_before"] == pytest.approx(charges[0]["epsilon"])
+    text = path.read_text("utf-8")
+    assert not [m for m in open_store(ws.keys).material() if m.hex() in text]
