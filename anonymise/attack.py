@@ -119,11 +119,13 @@ def components(s: System) -> list[Component]:
     n_rows, n_vars = rows_with_unknown.size, hidden.size
     v = np.searchsorted(hidden, t_cell[unknown])
     known = ~unknown & np.isin(t_row, rows_with_unknown)
-    b = np.zeros(n_rows)
-    np.add.at(b, np.searchsorted(rows_with_unknown, t_row[known]), -t_coef[known] * t_value[known])
     op_row = s.rows["row"].to_numpy()
+    at = np.argsort(op_row)[np.searchsorted(np.sort(op_row), rows_with_unknown)]
     op_eq = (s.rows["op"] == "eq").to_numpy()
-    is_eq = op_eq[np.argsort(op_row)][np.searchsorted(np.sort(op_row), rows_with_unknown)]
+    is_eq = op_eq[at]
+    # the row's constant (an earlier release's bound; else 0) − Σ coef · published value
+    b = s.rows["rhs"].to_numpy().astype(float)[at] if "rhs" in s.rows.columns else np.zeros(n_rows)
+    np.add.at(b, np.searchsorted(rows_with_unknown, t_row[known]), -t_coef[known] * t_value[known])
     # variables connected through shared rows: the graph of (variables + rows)
     graph = coo_matrix((np.ones(v.size), (v, n_vars + r)), shape=(n_vars + n_rows,) * 2)
     _, label = connected_components(graph, directed=False)

@@ -11,7 +11,11 @@ from the data behind it:
   (``additive_for``: each of T05's events has one service), whose parents are sums;
 - a measure that never exceeds another in the same cell (new entrants ≤ unique persons);
 - **linked tables**: cells of two tables counting the same universe, where the dimensions they share
-  agree and every other dimension is at its total, are the same number (``a − b = 0``).
+  agree and every other dimension is at its total, are the same number (``a − b = 0``);
+- **earlier releases** (when given): a value an earlier release of the series published for a
+  sub-period (super-period) of a cell that only grows with the period bounds the cell from below
+  (above): ``−x ≤ −b`` or ``x ≤ b`` (:func:`anonymise.history.period_bounds`). These are the only
+  relations with a constant (the row's ``rhs``).
 
 A relation exists only where a parent cell has at least one child cell in its slice: cells absent from
 a level that the slice publishes are zero, and a level the slice does not publish (T04's
@@ -84,8 +88,9 @@ class System:
 
     ``cells``: ``cell`` (int id), ``table``, ``label`` (readable key), ``value`` (Float64, null where
     suppressed), ``required`` (the protection width the cell needs when suppressed).
-    ``rows``: ``row`` (int id), ``op`` (``eq`` or ``le``), ``kind`` (which relation).
-    ``terms``: ``row``, ``cell``, ``coef`` — the sparse matrix: Σ coef · x[cell] (op) 0.
+    ``rows``: ``row`` (int id), ``op`` (``eq`` or ``le``), ``kind`` (which relation), ``rhs`` (the
+    constant, 0 but for an earlier release's bound).
+    ``terms``: ``row``, ``cell``, ``coef`` — the sparse matrix: Σ coef · x[cell] (op) rhs.
     """
 
     cells: pl.DataFrame
@@ -121,8 +126,17 @@ def _cell_frame(table_id: str, frame: pl.DataFrame, meta: TableMeta) -> pl.DataF
     )
 
 
-def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) -> System:
-    """Return the cells and relations of the given long tables (``value`` null where suppressed)."""
+def system(
+    tables: Mapping[str, pl.DataFrame],
+    meta: Mapping[str, TableMeta],
+    bounds: Mapping[str, pl.DataFrame] | None = None,
+) -> System:
+    """Return the cells and relations of the given long tables (``value`` null where suppressed).
+
+    ``bounds``: per table, cells (``period``, dimensions, ``measure``) with a ``bound`` and its
+    ``side`` (``lower``/``upper``) that earlier releases of the series state
+    (:func:`anonymise.history.period_bounds`); each becomes a relation of the cell alone.
+    """
     framed: dict[str, pl.DataFrame] = {}
     offset = 0
     for tid in sorted(tables):
@@ -134,13 +148,14 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
     next_row = 0
 
     def add(kind: str, op: str, groups: pl.DataFrame) -> None:
-        """``groups``: one row per relation with ``cells`` (list) and ``coefs`` (list)."""
+        """``groups``: one row per relation with ``cells`` (list), ``coefs`` (list) and optionally ``rhs``."""
         nonlocal next_row
         if groups.height == 0:
             return
         g = groups.with_row_index("row", offset=next_row).with_columns(pl.col("row").cast(pl.Int64))
         next_row += g.height
-        rows.append(g.select("row", pl.lit(op).alias("op"), pl.lit(kind).alias("kind")))
+        rhs = pl.col("rhs").cast(pl.Float64) if "rhs" in g.columns else pl.lit(0.0)
+        rows.append(g.select("row", pl.lit(op).alias("op"), pl.lit(kind).alias("kind"), rhs.alias("rhs")))
         terms.append(
             g.select("row", "cells", "coefs").explode("cells", "coefs").rename({"cells": "cell", "coefs": "coef"})
         )
@@ -190,6 +205,22 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
                 "le",
                 pairs.select(pl.concat_list("cell", "big").alias("cells"), pl.lit([1.0, -1.0]).alias("coefs")),
             )
+    for tid, known in (bounds or {}).items():
+        if tid not in framed or known.height == 0:
+            continue
+        keys = ["period", *meta[tid].dims, "measure"]
+        hit = framed[tid].select(*keys, "cell").join(known.select(*keys, "bound", "side"), on=keys, how="inner")
+        for side, sign in (("lower", -1.0), ("upper", 1.0)):
+            some = hit.filter(pl.col("side") == side).sort("cell", "bound")
+            add(
+                f"{tid}:history_{side}",
+                "le",
+                some.select(
+                    pl.concat_list("cell").alias("cells"),
+                    pl.lit([sign]).alias("coefs"),
+                    (pl.col("bound") * sign).alias("rhs"),
+                ),
+            )
     ids = sorted(framed)
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
@@ -216,7 +247,11 @@ def system(tables: Mapping[str, pl.DataFrame], meta: Mapping[str, TableMeta]) ->
             schema={"cell": pl.Int64, "table": pl.String, "label": pl.String, "value": pl.Float64, "required": pl.Int64}
         )
     )
-    rows_f = pl.concat(rows) if rows else pl.DataFrame(schema={"row": pl.Int64, "op": pl.String, "kind": pl.String})
+    rows_f = (
+        pl.concat(rows)
+        if rows
+        else pl.DataFrame(schema={"row": pl.Int64, "op": pl.String, "kind": pl.String, "rhs": pl.Float64})
+    )
     terms_f = (
         pl.concat(terms).with_columns(pl.col("cell").cast(pl.Int64), pl.col("coef").cast(pl.Float64))
         if terms

@@ -59,11 +59,13 @@ def _partners(jurisdiction: str) -> h.Hierarchy:
 
 
 def _geo(floor: str = "nuts3", totals_only: tuple[str, ...] = ()) -> Dim:
-    return Dim("geo", h.geography_bg(), additive=True, floor=floor, totals_only=totals_only)
+    # residence is where a person lives at the period end: it can change between periods
+    return Dim("geo", h.geography_bg(), additive=True, floor=floor, totals_only=totals_only, varies_with_period=True)
 
 
 SEX = Dim("sex", h.sex(), additive=True)
-AGE = Dim("age_band", h.age_band(), additive=True)
+#: age at the period end: a person moves up a band between two periods
+AGE = Dim("age_band", h.age_band(), additive=True, varies_with_period=True)
 
 T04 = TableSpec(
     id="T04",
@@ -71,13 +73,17 @@ T04 = TableSpec(
     title_en="Users by service",
     jurisdiction="bg",
     dims=(
-        Dim("geo", h.geography_bg(), additive=True, floor="municipality", totals_only=("municipality",)),
+        _geo("municipality", totals_only=("municipality",)),
         Dim("partner", _partners("bg"), additive=False),
         Dim("service", h.service(), additive=False),
         AGE,
         SEX,
     ),
-    measures=(Measure("unique_persons", "person"), Measure("new_entrants", "person", at_most="unique_persons")),
+    # persons served in the period, and those first served in it: both only grow with the period
+    measures=(
+        Measure("unique_persons", "person", grows_with_period=True),
+        Measure("new_entrants", "person", at_most="unique_persons", grows_with_period=True),
+    ),
     threshold=5,
     universe="bg:persons-served",
     floor="NUTS3 (municipality for totals only)",
@@ -91,8 +97,12 @@ T10 = TableSpec(
     title_bg="Селски и градски райони",
     title_en="Rurality",
     jurisdiction="bg",
-    dims=(_geo(), Dim("rural", h.flat("rural", ["rural", "urban", UNKNOWN]), additive=True), AGE),
-    measures=(Measure("unique_persons", "person"),),
+    dims=(
+        _geo(),
+        Dim("rural", h.flat("rural", ["rural", "urban", UNKNOWN]), additive=True, varies_with_period=True),
+        AGE,
+    ),
+    measures=(Measure("unique_persons", "person", grows_with_period=True),),
     threshold=5,
     universe="bg:persons-served",
     floor="NUTS3",

@@ -64,17 +64,21 @@ T12 = TableSpec(
     title_en="Russian pilot",
     jurisdiction="ru",
     dims=(
-        Dim("district_group", h.district_group_ru(), additive=False, additive_for=_ONE_PER_UNIT),
+        # residence and age band at the period end: both can change between periods
+        Dim(
+            "district_group", h.district_group_ru(), additive=False, additive_for=_ONE_PER_UNIT, varies_with_period=True
+        ),
         Dim("service_form", h.service_form_ru(), additive=False),
         Dim("service", h.service(), additive=False, additive_for=_ROUTES),
         Dim("sex", h.sex(), additive=False, additive_for=_ONE_PER_UNIT),
-        Dim("age_band", h.age_band(), additive=False, additive_for=_ONE_PER_UNIT),
+        Dim("age_band", h.age_band(), additive=False, additive_for=_ONE_PER_UNIT, varies_with_period=True),
     ),
     measures=(
-        Measure("recipients", "person"),
-        Measure("families", "family"),
-        Measure("help_routes_opened", "case"),
-        Measure("help_routes_closed", "case"),
+        # served, opened and closed in the period: each only grows with the period
+        Measure("recipients", "person", grows_with_period=True),
+        Measure("families", "family", grows_with_period=True),
+        Measure("help_routes_opened", "case", grows_with_period=True),
+        Measure("help_routes_closed", "case", grows_with_period=True),
     ),
     threshold=10,
     # produced inside the Russian domain: its own universe, never linked to a Bulgarian table

@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import cache
 
 import polars as pl
@@ -154,7 +155,9 @@ def geography_nuts2() -> h.Hierarchy:
 
 
 def _geo(floor: str) -> Dim:
-    return Dim("geo", geography_nuts2() if floor == "nuts2" else h.geography_bg(), additive=True, floor=floor)
+    # residence at the period end: it can change between periods
+    geography = geography_nuts2() if floor == "nuts2" else h.geography_bg()
+    return Dim("geo", geography, additive=True, floor=floor, varies_with_period=True)
 
 
 def no_rows(spec: TableSpec) -> dict[str, pl.DataFrame]:
@@ -165,8 +168,9 @@ def no_rows(spec: TableSpec) -> dict[str, pl.DataFrame]:
 
 # --- ESF (T01–T03) -------------------------------------------------------------------------------
 
-ENTRY = Dim("entry", h.flat("entry", ["in_period", "earlier"]), additive=True)
-EXIT = Dim("exit", h.flat("exit", ["in_period", "earlier"]), additive=True)
+#: entry (exit) in the period or before it: relative to the period, so a different split in each
+ENTRY = Dim("entry", h.flat("entry", ["in_period", "earlier"]), additive=True, varies_with_period=True)
+EXIT = Dim("exit", h.flat("exit", ["in_period", "earlier"]), additive=True, varies_with_period=True)
 STATED = (Measure("declined", "participation"), Measure("unknown", "participation"))
 
 
@@ -183,9 +187,12 @@ def _esf_spec(table: str, programme: str, indicators: Mapping[str, pl.Expr], tit
             Dim("operation", operations(programme), additive=True),
             ENTRY,
             SEX,
-            Dim("indicator", h.flat("indicator", [*indicators, "none"]), additive=False),
+            # age, residence, status: measured at a date
+            Dim("indicator", h.flat("indicator", [*indicators, "none"]), additive=False, varies_with_period=True),
         ),
-        measures=(Measure("participants", "participation"), *STATED),
+        # participations entered up to the period end: only grow with it; what a participant states
+        # (declined, unknown) can be updated, so those two are not bounds
+        measures=(Measure("participants", "participation", grows_with_period=True), *STATED),
         threshold=5,
         threshold_sensitive=10,
         sensitive={"indicator": ("disability", "minority", "migrant_minority")},
@@ -209,11 +216,15 @@ T03 = TableSpec(
         Dim("operation", operations(), additive=True),
         EXIT,
         SEX,
-        Dim("result", with_unknown("result", codes.ESF_RESULT), additive=True),
+        # a result not yet recorded (unknown) can be recorded later
+        Dim("result", with_unknown("result", codes.ESF_RESULT), additive=True, varies_with_period=True),
     ),
     # one measure per horizon, so that each participation has exactly one result in each measure and
     # ``result`` partitions them; a result not yet due (or not recorded) is not counted
-    measures=(Measure("participants_4w", "participation"), Measure("participants_6m", "participation")),
+    measures=(
+        Measure("participants_4w", "participation", grows_with_period=True),
+        Measure("participants_6m", "participation", grows_with_period=True),
+    ),
     threshold=5,
     universe="bg:esf-leavers",
     floor="operation",
@@ -339,7 +350,11 @@ T05 = TableSpec(
         Dim("modality", with_unknown("modality", codes.MODALITY), additive=False, additive_for=("events",)),
         Dim("setting", with_unknown("setting", codes.SETTING), additive=False, additive_for=("events",)),
     ),
-    measures=(Measure("events", "event"), Measure("unique_persons", "person")),
+    # events and users in the period (quarters are calendar quarters: the same in every period)
+    measures=(
+        Measure("events", "event", grows_with_period=True),
+        Measure("unique_persons", "person", grows_with_period=True),
+    ),
     # shown where both counts are published and users ≥ 10: with one of them suppressed, the mean
     # times the users (or the events over the mean) would give the suppressed one back
     statistics=(
@@ -407,9 +422,11 @@ T06 = TableSpec(
     dims=(
         _geo("nuts3"),
         # a family can be of several types, or of none (``other``)
-        Dim("family_type", h.flat("family_type", [*FAMILY_TYPES, "other"]), additive=False),
+        # a family's type at the period end (a third child, a child turning 18)
+        Dim("family_type", h.flat("family_type", [*FAMILY_TYPES, "other"]), additive=False, varies_with_period=True),
     ),
-    measures=(Measure("families", "family"), Measure("children", "person")),
+    # families supported in the period grow with it; children are those under 18 at the period end
+    measures=(Measure("families", "family", grows_with_period=True), Measure("children", "person")),
     threshold=5,
     threshold_sensitive=10,
     sensitive={"family_type": ("child_with_disability",)},
@@ -507,10 +524,15 @@ T07 = TableSpec(
         _geo("nuts3"),
         Dim("referral_source", with_unknown("referral_source", codes.REFERRAL_SOURCE), additive=True),
         Dim("case_type", with_unknown("case_type", codes.CASE_TYPE), additive=True),
-        AGE,
-        Dim("outcome", with_unknown("outcome", codes.OUTCOME), additive=True),
+        # the child's age band at the case's opening: the same in every period
+        replace(AGE, varies_with_period=False),
+        # the outcome so far: an open case gets one later
+        Dim("outcome", with_unknown("outcome", codes.OUTCOME), additive=True, varies_with_period=True),
     ),
-    measures=(Measure("cases_opened", "case"), Measure("cases_closed", "case")),
+    measures=(
+        Measure("cases_opened", "case", grows_with_period=True),
+        Measure("cases_closed", "case", grows_with_period=True),
+    ),
     statistics=(
         Statistic(
             "median_duration_days",
@@ -596,11 +618,12 @@ T08 = TableSpec(
         _geo("nuts3"),
         # a child uses several of these services; a home visit is of one service
         Dim("service", early_childhood_service(), additive=False, additive_for=("home_visits",)),
-        Dim("age", early_childhood_age(), additive=True),
+        Dim("age", early_childhood_age(), additive=True, varies_with_period=True),
         SEX,
     ),
     # expectant parents are counted at age PRE (before birth), by their own sex; home visits by the
-    # age and sex of the child (or PRE and the parent's sex) visited
+    # age and sex of the child (or PRE and the parent's sex) visited. None grows with the period: the
+    # children are those aged 0–6 at the period end
     measures=(
         Measure("children_reached", "person"),
         Measure("expectant_parents_reached", "person"),
@@ -663,7 +686,8 @@ T09 = TableSpec(
         Dim("group", h.flat("group", [*CG_GROUPS, "none"]), additive=False),
         Dim("cg_area", h.cg_area(), additive=False),
     ),
-    # declined: children who declined to say whether they are in the group (shown apart, never counted in)
+    # declined: children who declined to say whether they are in the group (shown apart, never counted in);
+    # neither grows with the period: the children are those under 18 at the period end
     measures=(Measure("children_reached", "person"), Measure("declined", "person")),
     threshold=10,
     universe="bg:child-guarantee-children",

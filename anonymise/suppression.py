@@ -24,6 +24,12 @@ higher one for cells of sensitive groups. For sums (the value of material suppor
    until every suppressed cell is proved by feasible points of the whole release — a proof, so
    nothing here is approximate except which cells are chosen.
 
+**Earlier releases** of the series: values they published for a sub-period (super-period) of a count
+that only grows with the period bound this release's cells from below (above)
+(:func:`anonymise.history.period_bounds`). They enter the programs as relations, so secondary cells
+are added until every primary keeps its width with the earlier values known. Only bounds the true
+values satisfy are used (:func:`true_bounds`).
+
 **Statistics** (:class:`~anonymise.tables.Statistic`: means, medians) are not counts: they are never
 suppressed as cells and never enter the attacker's programs. :func:`with_statistics` decides, after
 suppression, which are shown — only where every base count of the cell is published and the units
@@ -86,6 +92,32 @@ def table_meta(spec: TableSpec, threshold: int | None = None, threshold_sensitiv
         threshold_sensitive=sensitive_floor,
         sensitive={k: list(v) for k, v in spec.sensitive.items()},
     )
+
+
+def true_bounds(
+    tables: Mapping[str, pl.DataFrame], specs: Mapping[str, TableSpec], bounds: Mapping[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
+    """Return the bounds of earlier releases that the true values (``tables``) satisfy.
+
+    An erasure (persons removed since the half-year was published) or late data can leave this
+    release's true cell below a sub-period's value or above a super-period's. The attacker would
+    assume the bound all the same — and narrow towards a wrong value; suppression, which knows the
+    truth, leaves such a bound out: the true table must stay a feasible point of the programs (the
+    proofs rest on it), and a wrong assumption discloses nothing true.
+    """
+    out = {}
+    for t, known in bounds.items():
+        if t not in tables or known.height == 0:
+            continue
+        keys = ["period", *specs[t].dimensions, "measure"]
+        truth = tables[t].select(*keys, pl.col("value").cast(pl.Float64).alias("_true"))
+        kept = known.join(truth, on=keys, how="inner").filter(
+            pl.when(pl.col("side") == "lower")
+            .then(pl.col("_true") >= pl.col("bound"))
+            .otherwise(pl.col("_true") <= pl.col("bound"))
+        )
+        out[t] = kept.drop("_true")
+    return out
 
 
 def primary_status(s: System) -> pl.DataFrame:
@@ -320,13 +352,18 @@ def protect(
     max_rounds: int = 200,
     prune_seconds: float = 60.0,
     also_primary: Mapping[str, pl.DataFrame] | None = None,
+    bounds: Mapping[str, pl.DataFrame] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, SuppressionSummary]]:
     """Return the protected tables (``conf_status`` F/C/D, ``value`` empty where suppressed) and a
     summary per table. ``tables`` are long count tables of one release; linked tables (same universe)
     are protected together. ``also_primary`` names further cells (dimensions and measure) to protect as
-    primary: those whose difference from an earlier release would reveal a small group."""
+    primary: those whose difference from an earlier release would reveal a small group. ``bounds``:
+    per table, what earlier releases state about its cells (``period``, dimensions, ``measure``,
+    ``bound``, ``side``; :func:`anonymise.history.by_table`): the attacker's programs include them, so
+    that every suppressed cell keeps its width with them known. A bound the true value violates is
+    dropped (:func:`true_bounds`)."""
     metas = {t: table_meta(specs[t], threshold, threshold_sensitive) for t in tables}
-    s = system(tables, metas)
+    s = system(tables, metas, true_bounds(tables, specs, bounds or {}))
     dims_of = {t: list(specs[t].dimensions) for t in tables}
     margin = pl.concat(
         [

@@ -62,6 +62,10 @@ class Dim:
     levels published only where every other dimension is at its total (T04: municipalities).
     ``additive_for`` names the measures whose units the codes partition although the dimension is not
     additive for the table's other measures (T05: each event has one service, a person several).
+    ``varies_with_period``: the code is measured at a date (age band at the period end, residence,
+    a family's type, an outcome so far) or relative to the period (entry in the period or before), so
+    a unit can sit under different codes in two periods; cells of two periods are comparable only at
+    its total (:func:`anonymise.history.period_bounds`).
     """
 
     name: str
@@ -70,6 +74,7 @@ class Dim:
     floor: str | None = None
     totals_only: tuple[str, ...] = ()
     additive_for: tuple[str, ...] = ()
+    varies_with_period: bool = False
 
     def published_levels(self) -> tuple[str, ...]:
         """Return the levels this table publishes for the dimension, finest first, ``_T`` last."""
@@ -80,11 +85,19 @@ class Dim:
 
 @dataclass(frozen=True)
 class Measure:
-    """A count: of which unit (``person``, ``family``, ``case``, ``event``), never above ``at_most``."""
+    """A count: of which unit (``person``, ``family``, ``case``, ``event``), never above ``at_most``.
+
+    ``grows_with_period``: every unit counted for a period is counted for any period containing it
+    (persons served in the period, cases opened in it, events): an earlier release's value for a
+    sub-period is a lower bound on this one, for a super-period an upper bound
+    (:func:`anonymise.history.period_bounds`). Never for a stock (a count at a date) or a count
+    whose population is defined at the period end (children under 18 at the period end).
+    """
 
     name: str
     unit: str
     at_most: str | None = None
+    grows_with_period: bool = False
 
 
 #: Flags of a statistic's row (SDMX CONF_STATUS codes, beside F, C and D of the counts): ``F`` shown.

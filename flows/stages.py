@@ -34,7 +34,7 @@ from anonymise.dp import (
     reserve_ledger,
 )
 from anonymise.groups import FULL, NONE, ZERO_POPULATION_MULTIPLE, group_disclosure, with_cells
-from anonymise.history import small_differences
+from anonymise.history import by_table, held, period_bounds, small_differences
 from anonymise.identifiers import checksum_valid
 from anonymise.leaks import (
     cells_equal_to,
@@ -989,12 +989,17 @@ def _suppress(
 
     Cells whose difference from an earlier release of the series would reveal a small group are
     protected as primary; afterwards no published cell may still differ that little (``history``).
+    Values an earlier release published for a sub-period (super-period) of a count that grows with
+    the period bound this release's cells (:func:`anonymise.history.period_bounds`): the attacker's
+    programs in suppression include those the true values satisfy (``history.bounds_used``; those an
+    erasure or late data breaks are counted as ``bounds_not_held`` and left out).
     So are the cells of a table declaring a group scan that reveal all or none of a population to be
     in a sensitive group (:mod:`anonymise.groups`); the table's figures count them.
     """
     figures: dict[str, Any] = {}
     protected: dict[str, pl.DataFrame] = {}
-    earlier = earlier_releases(ws, jurisdiction, period)
+    earlier_periods = earlier_releases_with_periods(ws, jurisdiction, period)
+    earlier = {rid: tables for rid, (_, tables) in earlier_periods.items()}
     metas = {t: table_meta(SPECS[t], policy.threshold, policy.threshold_sensitive) for t in counted}
     dims = {t: list(SPECS[t].dimensions) for t in counted}
     required = {t: required_expr(m) for t, m in metas.items()}
@@ -1012,16 +1017,29 @@ def _suppress(
         for t in counted
         if any(r.filter(pl.col("table") == t).height for r in risky)
     }
+    found = [period_bounds(counted, old, SPECS, period, then) for then, old in earlier_periods.values()]
+    candidates = pl.concat(found, how="diagonal_relaxed") if found else pl.DataFrame()
+    used = held(candidates) if candidates.height else candidates
     history: dict[str, Any] = {
         "series": jurisdiction,
         "compared": sorted(earlier),
         "cells_protected_for_history": {t: f.select([*dims[t], "measure"]).unique().height for t, f in also.items()},
+        # earlier values of sub-/super-periods as bounds in the attacker's programs (counts only)
+        "bounds_used": used.height,
+        "bounds_not_held": candidates.height - used.height,
     }
     for t, cells in grouped.items():
         if cells.height:
             also[t] = pl.concat([f for f in (also.get(t), cells) if f is not None], how="diagonal")
     if counted:
-        protected, summaries = protect(counted, SPECS, policy.threshold, policy.threshold_sensitive, also_primary=also)
+        protected, summaries = protect(
+            counted,
+            SPECS,
+            policy.threshold,
+            policy.threshold_sensitive,
+            also_primary=also,
+            bounds=by_table(used, SPECS) if used.height else None,
+        )
         for t, summary in summaries.items():
             figures[t] = {
                 "cells": summary.cells,
@@ -1078,7 +1096,14 @@ def _with_statistics(work: Path, table_id: str, frame: pl.DataFrame, figures: di
 
 def earlier_releases(ws: Workspace, jurisdiction: str, period: Period) -> dict[str, dict[str, pl.DataFrame]]:
     """Return the published count tables of every earlier release of the series whose period overlaps."""
-    out: dict[str, dict[str, pl.DataFrame]] = {}
+    return {rid: tables for rid, (_, tables) in earlier_releases_with_periods(ws, jurisdiction, period).items()}
+
+
+def earlier_releases_with_periods(
+    ws: Workspace, jurisdiction: str, period: Period
+) -> dict[str, tuple[Period, dict[str, pl.DataFrame]]]:
+    """Return the period and published count tables of every earlier release of the series whose period overlaps."""
+    out: dict[str, tuple[Period, dict[str, pl.DataFrame]]] = {}
     if not ws.releases.exists():
         return out
     for folder in sorted(ws.releases.iterdir()):
@@ -1088,10 +1113,11 @@ def earlier_releases(ws: Workspace, jurisdiction: str, period: Period) -> dict[s
         meta = json.loads(manifest.read_text(encoding="utf-8"))
         if meta.get("jurisdiction") != jurisdiction:
             continue
-        if not set(Period.parse(str(meta["period"])).months) & set(period.months):
+        then = Period.parse(str(meta["period"]))
+        if not set(then.months) & set(period.months):
             continue
         tables, _ = read_release(folder)
-        out[str(meta["release_id"])] = tables
+        out[str(meta["release_id"])] = (then, tables)
     return out
 
 

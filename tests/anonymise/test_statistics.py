@@ -247,7 +247,7 @@ def attack(frame: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
             )
             m = Fraction(r["value"])
             for coef_total, coef_of in ((1.0, -float(m + half)), (-1.0, float(m - half))):
-                rows.append(pl.DataFrame({"row": [row], "op": ["le"], "kind": [f"{s.name}"]}))
+                rows.append(pl.DataFrame({"row": [row], "op": ["le"], "kind": [f"{s.name}"], "rhs": [0.0]}))
                 terms.append(pl.DataFrame({"row": [row, row], "cell": [total, of], "coef": [coef_total, coef_of]}))
                 row += 1
     attacked = System(base.cells, pl.concat(rows), pl.concat(terms).cast(base.terms.schema))
