@@ -554,8 +554,10 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
     and its caps (what this release spent is in the manifest's ``disclosure_control``). Both
     perturbative methods state ``published_relations``: which relations the published values keep and
     which they do not (margins are not sums of their children), so that the recipient does not "fix"
-    them. A table with statistics (means, medians) states each one: of which counts, its rule, its
-    flags and whether the method publishes it (suppression only).
+    them. Every method states the measures that grow with the period and the dimensions measured at a
+    date (``grows_with_period``, ``varies_with_period``): the relations between releases of the series
+    that release history protects against. A table with statistics (means, medians) states each one:
+    of which counts, its rule, its flags and whether the method publishes it (suppression only).
     """
     out: dict[str, Any] = {}
     for t in tables:
@@ -563,7 +565,15 @@ def disclosure_meta(policy: Policy, tables: list[str]) -> dict[str, Any]:
         if spec.threshold is None:
             out[t] = {"method": "none", "reason": "no personal data (counts of records and shares)"}
             continue
-        common = {"universe": spec.universe, "at_most": {m.name: m.at_most for m in spec.measures if m.at_most}}
+        common = {
+            "universe": spec.universe,
+            "at_most": {m.name: m.at_most for m in spec.measures if m.at_most},
+            # what release history relies on: counts that only grow when the period does bound the same
+            # cell of a sub-period (from below) or a super-period (from above), where every dimension
+            # measured at a date is at its total
+            "grows_with_period": [m.name for m in spec.measures if m.grows_with_period],
+            "varies_with_period": [d.name for d in spec.dims if d.varies_with_period],
+        }
         if spec.statistics:
             # what each statistic is and its rule; only suppression shows them
             common["statistics"] = {

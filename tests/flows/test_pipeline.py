@@ -362,6 +362,11 @@ def test_the_release_passes_the_audit_from_its_files_alone(e2e):
     assert hierarchies["T04"]["geo"]["parent"]["BG323"] == "BG32" and hierarchies["T04"]["partner"]["additive"] is False
     disclosure = json.loads((release / "manifest.json").read_text("utf-8"))["disclosure"]
     assert disclosure["T04"]["at_most"] == {"new_entrants": "unique_persons"}
+    # what release history relies on is stated: persons served grow with the period; age band and
+    # residence are measured at its end
+    assert disclosure["T04"]["grows_with_period"] == ["unique_persons", "new_entrants"]
+    assert {"geo", "age_band"} <= set(disclosure["T04"]["varies_with_period"])
+    assert "sex" not in disclosure["T04"]["varies_with_period"]
     # T09: no published count of a Child Guarantee group equals its published population (100 %)
     t09 = pl.read_csv(release / "T09.csv", schema_overrides={"value": pl.Int64}).filter(
         pl.col("measure") == "children_reached"
