@@ -14,8 +14,9 @@ from anonymise.auditing import audit_tables
 from anonymise.ministry import BUILDERS, ROWS, SPECS, Store
 from anonymise.period import Period
 from anonymise.suppression import protect, table_meta
-from anonymise.tables import TOTAL, TableSpec
+from anonymise.tables import TOTAL
 from schemas import codes
+from tests.anonymise.relations import relation_violations
 
 PERIOD = Period.parse("2025")
 SAMARA = "samara-krug"
@@ -114,33 +115,6 @@ def cell(table: pl.DataFrame, measure: str, **where: str) -> int:
     hit = table.filter(pl.col("measure") == measure, *[pl.col(d) == where.get(d, TOTAL) for d in dims])
     assert hit.height <= 1
     return int(hit["value"].item()) if hit.height else 0
-
-
-def relation_violations(table: pl.DataFrame, spec: TableSpec) -> list[str]:
-    """Return every parent cell that breaks its dimension's declared relation with its children, per measure:
-    the sum where the dimension partitions the measure's units, else at least the largest child and at most
-    the sum."""
-    hier = spec.hierarchies_json()
-    bad = []
-    for d in spec.dimensions:
-        parent = dict(hier[d]["parent"])  # type: ignore[call-overload]
-        summed = {m for m in spec.measure_names if spec.dim(d).additive or m in spec.dim(d).additive_for}
-        others = [x for x in spec.dimensions if x != d] + ["period", "measure"]
-        children = (
-            table.filter(pl.col(d) != TOTAL)
-            .with_columns(pl.col(d).replace_strict(parent, return_dtype=pl.String).alias("_p"))
-            .group_by(*others, "_p")
-            .agg(pl.col("value").sum().alias("sum"), pl.col("value").max().alias("max"))
-        )
-        joined = children.join(table.rename({d: "_p", "value": "parent"}), on=[*others, "_p"], how="inner")
-        additive = pl.col("measure").is_in(sorted(summed))
-        wrong = joined.filter(
-            pl.when(additive)
-            .then(pl.col("parent") != pl.col("sum"))
-            .otherwise((pl.col("parent") < pl.col("max")) | (pl.col("parent") > pl.col("sum")))
-        )
-        bad += [f"{spec.id}:{d}:{r}" for r in wrong.iter_rows(named=True)]
-    return bad
 
 
 def test_t12_is_registered_in_the_russian_domain_with_its_own_universe() -> None:

@@ -14,8 +14,9 @@ from anonymise import ministry_ru
 from anonymise import ministry_tables as mt
 from anonymise.ministry import BUILDERS, ROWS, SPECS, Store, build_t04, build_t10
 from anonymise.period import Period
-from anonymise.tables import TOTAL, TableSpec
+from anonymise.tables import TOTAL
 from schemas import codes
+from tests.anonymise.relations import relation_violations
 
 RUSE, PLOVDIV = "ruse-svetilnik", "plovdiv-ksuds"
 OP41, OP47 = "BG05M9OP001-2.004-0041", "BG05M9OP001-2.004-0047"
@@ -164,28 +165,6 @@ def cell(table: pl.DataFrame, measure: str, **codes: str) -> int:
     hit = table.filter(pl.col("measure") == measure, *[pl.col(d) == v for d, v in want.items()])
     assert hit.height <= 1
     return int(hit["value"].item()) if hit.height else 0
-
-
-def relation_violations(table: pl.DataFrame, spec: TableSpec) -> list[str]:
-    """Return every parent cell that breaks its dimension's declared relation with its published children."""
-    hier = spec.hierarchies_json()
-    bad = []
-    for d in spec.dimensions:
-        parent = dict(hier[d]["parent"])  # type: ignore[call-overload]
-        others = [x for x in spec.dimensions if x != d] + ["period", "measure"]
-        children = (
-            table.filter(pl.col(d) != TOTAL)
-            .with_columns(pl.col(d).replace_strict(parent, return_dtype=pl.String).alias("_p"))
-            .group_by(*others, "_p")
-            .agg(pl.col("value").sum().alias("sum"), pl.col("value").max().alias("max"))
-        )
-        joined = children.join(table.rename({d: "_p", "value": "parent"}), on=[*others, "_p"], how="inner")
-        if spec.dim(d).additive:
-            wrong = joined.filter(pl.col("parent") != pl.col("sum"))
-        else:
-            wrong = joined.filter((pl.col("parent") < pl.col("max")) | (pl.col("parent") > pl.col("sum")))
-        bad += [f"{spec.id}:{d}:{r}" for r in wrong.iter_rows(named=True)]
-    return bad
 
 
 def test_every_table_is_registered_with_its_builder() -> None:
