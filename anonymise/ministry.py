@@ -120,7 +120,10 @@ T11 = TableSpec(
         Dim("entity", h.flat("entity", []), additive=False),
         Dim("check", h.flat("check", []), additive=False),
     ),
-    measures=tuple(Measure(m, "row") for m in ("received", "accepted", "quarantined", "completeness", "declined_rate")),
+    measures=(
+        *(Measure(m, "row") for m in ("received", "accepted", "quarantined", "completeness", "declined_rate")),
+        Measure("batches", "batch"),
+    ),
     threshold=None,
     universe="quality",
     floor="partner",

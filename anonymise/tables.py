@@ -479,24 +479,45 @@ def statistic_cells(
     return pl.concat([p.cast(schema) for p in parts]).sort(*keys, "measure")
 
 
-def build_t11(quality: list[dict[str, object]], period: Period) -> pl.DataFrame:
+def build_t11(
+    quality: list[dict[str, object]], period: Period, batches: list[dict[str, str]] | None = None
+) -> pl.DataFrame:
     """Return T11 (data quality and coverage) from per-entity figures of the contract checks.
 
-    ``quality`` holds one dict per partner and entity: ``partner``, ``entity``, ``received``,
+    ``quality`` holds one dict per batch and entity: ``partner``, ``entity``, ``received``,
     ``accepted``, ``quarantined``, ``reasons`` (reason → rows), ``completeness`` (field → share) and
-    ``declined`` (field → share). Counts carry no personal data, so T11 needs no suppression.
+    ``declined`` (field → share). A partner's batches are summed, and its shares weighted by the rows
+    received. ``batches`` (``partner``, ``status``: ``checked`` or ``failed``) gives coverage: per
+    partner the number of batches read and unreadable (entity ``_T``, measure ``batches``), so that a
+    partner whose batch could not be read is visible in the release, not silently absent from its
+    totals. Counts carry no personal data, so T11 needs no suppression.
     """
-    rows: list[tuple[str, str, str, str, str]] = []
+    counts: dict[tuple[str, str, str, str], float] = {}
+    weights: dict[tuple[str, str, str, str], float] = {}
+
+    def add(key: tuple[str, str, str, str], value: float) -> None:
+        counts[key] = counts.get(key, 0) + value
+
     for q in quality:
-        p, e = str(q["partner"]), str(q["entity"])
+        p, e, n = str(q["partner"]), str(q["entity"]), int(q["received"])  # type: ignore[call-overload]
         for measure in ("received", "accepted", "quarantined"):
-            rows.append((p, e, TOTAL, measure, str(q[measure])))
-        for reason, n in sorted(dict(q["reasons"]).items()):  # type: ignore[call-overload]
-            rows.append((p, e, reason, "quarantined", str(n)))
-        for fld, share in sorted(dict(q["completeness"]).items()):  # type: ignore[call-overload]
-            rows.append((p, e, fld, "completeness", f"{share:.4f}"))
-        for fld, share in sorted(dict(q["declined"]).items()):  # type: ignore[call-overload]
-            rows.append((p, e, fld, "declined_rate", f"{share:.4f}"))
+            add((p, e, TOTAL, measure), int(q[measure]))  # type: ignore[call-overload]
+        for reason, rows in dict(q["reasons"]).items():  # type: ignore[call-overload]
+            add((p, e, str(reason), "quarantined"), int(rows))
+        for measure, name in (("completeness", "completeness"), ("declined_rate", "declined")):
+            for fld, share in dict(q[name]).items():  # type: ignore[call-overload]
+                key = (p, e, str(fld), measure)
+                add(key, float(share) * n)
+                weights[key] = weights.get(key, 0) + n
+    for b in batches or []:
+        add((b["partner"], TOTAL, "read" if b["status"] == "checked" else "unreadable", "batches"), 1)
+    rows: list[tuple[str, str, str, str, str]] = []
+    for key, value in counts.items():
+        if key[3] in ("completeness", "declined_rate"):
+            w = weights[key]
+            rows.append((*key, f"{(value / w if w else 1.0):.4f}"))
+        else:
+            rows.append((*key, str(int(value))))
     frame = pl.DataFrame(rows, schema=["partner", "entity", "check", "measure", "value"], orient="row")
     return (
         frame.with_columns(pl.lit(period.label).alias("period"), pl.lit("F").alias("conf_status"))

@@ -136,9 +136,12 @@ def aggregate(
     run_id: str,
     tables: list[str],
     method: str,
+    coverage: list[dict[str, str]],
 ) -> dict[str, Any]:
     """Build the release tables from the pseudonymised store (and what the disclosure method needs)."""
-    return stages.aggregate_stage(Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables, method)
+    return stages.aggregate_stage(
+        Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables, method, coverage
+    )
 
 
 @stage("control-disclosure")
@@ -169,8 +172,12 @@ def publish_release(
     jurisdiction: str,
     table_ids: list[str],
     control: dict[str, Any],
+    coverage: list[dict[str, str]],
 ) -> dict[str, Any]:
     """Write the signed release folder from the audited tables.
+
+    The manifest states the release's coverage: the partners whose batches were read, and the
+    batches that could not be read, so that nobody takes a national total for a complete one.
 
     A differentially private release was charged to its series' budget ledger before its noise was
     drawn (a charge reserved for this run); that charge is marked published with the release ID
@@ -210,6 +217,13 @@ def publish_release(
         "recipient": policy.data["release"]["recipient"],
         "code_version": code_version(),
         "conf_status": flags if control["method"] == "suppression" else {"F": "free", stages.PERTURBED: "perturbed"},
+        "coverage": {
+            "partners": sorted({c["partner"] for c in coverage if c["status"] == "checked"}),
+            "unreadable_batches": sorted(
+                f"{c['partner']}/{c['batch']}" for c in coverage if c["status"] != "checked"
+            ),
+            "note": "the partner = _T rows cover the listed partners only; see T11, measure batches",
+        },
     }
     folder, files = write_release(ws.releases, rid, tables, meta, keys.signing_key(), {"hierarchies.json": hierarchies})
     get_run_logger().info("release %s written with %d files", rid, len(files))
@@ -275,7 +289,10 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             if c["status"] == "checked"
             for name, e in c["entities"].items()
         ]
-        aggregates = aggregate(ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables, policy.method)
+        coverage = [{"partner": c["partner"], "batch": c["batch"], "status": c["status"]} for c in checks]
+        aggregates = aggregate(
+            ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables, policy.method, coverage
+        )
         protected = control_disclosure(ws.root, run_id, policy, tables, jurisdiction, the_period)
         protection, history, control = protected["tables"], protected["history"], protected["control"]
         facts |= {"aggregates": aggregates, "protection": protection, "history": history, "control": control}
@@ -308,7 +325,9 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version(), erased, draw
         )
         try:
-            release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control)
+            release = publish_release(
+                ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control, coverage
+            )
         except RunFailed as refused:
             report = write_report(ws, facts | {"failure": str(refused)})
             raise RunFailed(f"{refused}: no release written; see {report}") from None

@@ -369,8 +369,11 @@ def aggregate_stage(
     run_id: str,
     tables: list[str],
     method: str = "suppression",
+    coverage: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Build the release tables from the store and write them (unprotected) to the run's scratch.
+
+    ``coverage`` lists every batch of the run with its status (read or unreadable), for T11.
 
     The perturbative methods need more than the counts, and get it here, beside each table: the cell
     key method each cell's cell key (``cellkeys/``), differential privacy the *(person, atomic codes)*
@@ -424,7 +427,7 @@ def aggregate_stage(
             folder.mkdir(parents=True, exist_ok=True)
             for measure, frame in rows.items():
                 frame.select("unit", *SPECS[table_id].dimensions).write_parquet(folder / f"{measure}.parquet")
-    build_t11(quality, period).write_parquet(work / "T11.parquet")
+    build_t11(quality, period, coverage).write_parquet(work / "T11.parquet")
     spread = (
         persons.with_columns(pl.lit(batches[0]).alias("_b"))
         if len(batches) == 1

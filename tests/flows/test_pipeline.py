@@ -193,6 +193,19 @@ def test_malformed_batches_fail_alone_with_file_line_and_problem(e2e, tmp_path):
     assert "memberships.csv, line 1: missing column(s) valid_to" in failed["ruzhintsi-ksuds"]
     assert set(report["inputs"]) == {"plovdiv-ksuds"}
     assert verify_release(Path(result["release_dir"])).ok
+    # the release itself says which partners its national totals cover
+    manifest = json.loads((Path(result["release_dir"]) / "manifest.json").read_text("utf-8"))
+    assert manifest["coverage"]["partners"] == ["plovdiv-ksuds"]
+    assert {b.split("/")[0] for b in manifest["coverage"]["unreadable_batches"]} == set(failed)
+    t11 = pl.read_csv(Path(result["release_dir"]) / "T11.csv", infer_schema=False).filter(
+        pl.col("measure") == "batches"
+    )
+    assert sorted(t11.select("partner", "check", "value").rows()) == [
+        ("plovdiv-ksuds", "read", "1"),
+        ("ruse-svetilnik", "unreadable", "1"),
+        ("ruzhintsi-ksuds", "unreadable", "1"),
+        ("sofia-kisuds", "unreadable", "1"),
+    ]
 
 
 def test_the_russian_pilot_runs_in_its_own_domain_and_never_in_the_bulgarian_run(e2e, tmp_path):
