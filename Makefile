@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	bash .ci/system-deps
 	$(PY) -m pytest
 
 demo: $(STAMP)
