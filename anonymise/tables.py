@@ -502,8 +502,8 @@ def build_t11(
         p, e, n = str(q["partner"]), str(q["entity"]), int(q["received"])  # type: ignore[call-overload]
         for measure in ("received", "accepted", "quarantined"):
             add((p, e, TOTAL, measure), int(q[measure]))  # type: ignore[call-overload]
-        for reason, rows in dict(q["reasons"]).items():  # type: ignore[call-overload]
-            add((p, e, str(reason), "quarantined"), int(rows))
+        for reason, quarantined in dict(q["reasons"]).items():  # type: ignore[call-overload]
+            add((p, e, str(reason), "quarantined"), int(quarantined))
         for measure, name in (("completeness", "completeness"), ("declined_rate", "declined")):
             for fld, share in dict(q[name]).items():  # type: ignore[call-overload]
                 key = (p, e, str(fld), measure)
