@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import importlib.util
 import sys
 from pathlib import Path
@@ -12,10 +11,16 @@ import polars as pl
 import pytest
 from stdnum.bg import egn
 
+import anonymise.pseudonym as shipped
+
 pytest.importorskip("presidio_anonymizer")
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pseudonymise.py"
-KEY = bytes(range(32))
+PATHS = [
+    "zakrila: select(pseudonym(id, key))",
+    "bare loop: hmac.digest per value (baseline)",
+    "Presidio: AnonymizerEngine, custom HMAC operator",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +33,42 @@ def bench() -> ModuleType:
     return module
 
 
-def _digest(values: list[str | None], key: bytes = KEY) -> list[str | None]:
-    return [None if v is None else hmac.digest(key, v.encode(), "sha256").hex()[:32] for v in values]
-
-
 def test_main_completes_at_tiny_sizes_with_every_path_agreeing(
     bench: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report = bench.main(["--rows", "2000", "--distinct", "500", "--presidio-sample", "50", "--repeat", "1"])
-    paths = [row.path for row in report.table]
-    assert paths[:3] == [
-        "zakrila: select(pseudonym(id, key))",
-        "bare loop: hmac.digest per value (baseline)",
-        "Presidio: AnonymizerEngine, custom HMAC operator",
-    ]
+    assert [row.path for row in report.table] == [*PATHS, "reference: bare loop, _hmac_hex_bytes"]
     assert all(row.seconds > 0 for row in report.table)
     assert [row.extrapolated_from for row in report.table if row.extrapolated_from] == [50]
-    assert len(report.targets) == 2
+    assert list(report.targets) == ["zakrila ≥ 3× the bare loop", "zakrila ≥ 50× Presidio"]
     out = capsys.readouterr().out
+    for path in PATHS:
+        assert path in out
+    for target in report.targets:
+        assert f"PASS  {target}" in out or f"MISS  {target}" in out
     assert "extrapolated to 2,000 values from 50 timed" in out
     assert "500 distinct" in out
+    assert "machine " in out and "Polars " in out and "Python " in out
+    assert "at the start" in out and "at the end" in out
+    assert "_first_and_index: distinct hashes, row index" in out
+    assert "_hmac_hex_bytes: HMAC of each distinct value" in out
+
+
+def test_the_step_table_times_the_shipped_code_in_place_and_leaves_it_as_it_was(bench: ModuleType) -> None:
+    before = [getattr(owner, name) for owner, name, _ in bench.STEPS]
+    frame = pl.DataFrame({"id": ["7501010010", None, "7501010011", "7501010010", None, "x"]})
+    out, steps = bench.profile_select(frame, bench.KEY)
+    assert out.equals(frame.select(shipped.pseudonym("id", bench.KEY)))
+    assert [getattr(owner, name) for owner, name, _ in bench.STEPS] == before
+    called = {
+        "Series.hash: 64-bit hash of each value",
+        "_first_and_index: distinct hashes, row index",
+        "_keyed_states: keyed SHA-256 states",
+        "_hmac_hex_bytes: HMAC of each distinct value",
+        bench.SELECT_STEP,
+    }
+    assert called <= set(steps)
+    assert all(seconds >= 0 for seconds in steps.values())
 
 
 def test_generated_ids_are_valid_egn_with_the_asked_number_of_distinct_values(bench: ModuleType) -> None:
@@ -62,20 +83,6 @@ def test_a_disagreeing_path_stops_the_benchmark(bench: ModuleType) -> None:
         bench.agree("wrong", ["a", "b"], ["a", "c"])
 
 
-@pytest.mark.parametrize("hasher", ["hmac_hex_digest", "hmac_hex_copy", "hmac_hex_pads"])
-@pytest.mark.parametrize("length", [32, 64, 100])
-def test_every_prototype_hmac_gives_hmac_digest_for_any_key_length(bench: ModuleType, hasher: str, length: int) -> None:
-    key = bytes(range(length))
-    values = ["7501010010", "", "Иван", None]
-    raw = [None if v is None else v.encode() for v in values]
-    assert getattr(bench, hasher)(raw, key, 32) == _digest(values, key)
-
-
-def test_the_prototype_is_exact_with_nulls_and_when_every_hash_collides(
-    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    series = pl.Series("id", ["7501010010", None, "7501010011", "7501010010", None, "x"])
-    want = _digest(series.to_list())
-    assert bench.prototype_series(series, KEY, 32, bench.hmac_hex_pads).to_list() == want
-    monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([0] * self.len(), dtype=pl.UInt64))
-    assert bench.prototype_series(series, KEY, 32, bench.hmac_hex_digest).to_list() == want
+def test_the_reference_row_gives_the_bare_loops_pseudonyms(bench: ModuleType) -> None:
+    values = ["7501010010", "", "Иван", "7501010010"]
+    assert bench.bare_loop_keyed_once(values, bench.KEY) == bench.bare_loop(values, bench.KEY)
