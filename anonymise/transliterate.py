@@ -5,7 +5,11 @@ letter. It is what Bulgarian passports, ID cards and road signs use, so it is ho
 appears when a partner types it in Latin letters. Most letters map to one Latin letter; six map to
 digraphs or a trigraph (ж→zh, ц→ts, ч→ch, ш→sh, щ→sht, ю→yu, я→ya); ъ becomes ``a`` and ь becomes ``y``.
 One rule depends on position: ``ия`` at the end of a word becomes ``ia`` (Мария → Maria), while
-elsewhere я stays ``ya`` (Ямбол → Yambol, Илияна → Iliyana).
+elsewhere я stays ``ya`` (Ямбол → Yambol, Илияна → Iliyana) — Art. 5 of the Act. One word is an
+exception: the name of the state, България, is written ``Bulgaria`` by tradition, not ``Balgaria``
+(Art. 6), so also Република България → Republika Bulgaria. Only that word: the adjective and the
+other words built on it follow the rules (български → balgarski, Българово → Balgarovo,
+Прабългария → Prabalgaria).
 
 Capitalisation is kept: a capital letter that turns into several Latin letters is written in title
 case inside a capitalised word (Щерев → Shterev) and all in capitals inside an all-capital word
@@ -21,6 +25,8 @@ case inside a capitalised word (Щерев → Shterev) and all in capitals insi
 ('Yulia', 'Yuliana')
 >>> bg_latin('Ъглен'), bg_latin('Горна Оряховица')
 ('Aglen', 'Gorna Oryahovitsa')
+>>> bg_latin('Република България'), bg_latin('БЪЛГАРИЯ'), bg_latin('българско')
+('Republika Bulgaria', 'BULGARIA', 'balgarsko')
 >>> bg_latin('ул. „Христо Ботев“ № 7')
 'ul. „Hristo Botev“ № 7'
 >>> bg_latin('Marie Curie')  # already Latin: unchanged
@@ -33,6 +39,8 @@ words typed with letters of the wrong keyboard layout are put back in one script
 
 from __future__ import annotations
 
+import re
+
 import iuliia
 
 _LETTERS: dict[str, str] = {
@@ -41,6 +49,13 @@ _LETTERS: dict[str, str] = {
     "ф": "f", "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sht", "ъ": "a", "ь": "y", "ю": "yu",
     "я": "ya",
 }  # fmt: skip
+
+
+#: The name of the state, a whole word in any case: its ъ is written ``u`` (Transliteration Act, ДВ
+#: бр. 19/2009, Art. 6: the name of the Bulgarian state is written in Latin letters as tradition has
+#: it, ``Bulgaria``; the Act's one exception for a word — Art. 5 is the word-final ``ия``). Letters
+#: around it (Прабългария, Българово) make another word, which follows the rules.
+_STATE_NAME = re.compile(r"(?<![^\W\d_])българия(?![^\W\d_])", re.IGNORECASE)
 
 
 def _is_upper_letter(ch: str) -> bool:
@@ -56,15 +71,20 @@ def bg_latin(text: str) -> str:
     'MARIA IVANOVA'
     >>> bg_latin('Щ.')
     'Sht.'
+    >>> bg_latin('Северна България, Българово')
+    'Severna Bulgaria, Balgarovo'
     """
     out: list[str] = []
     last = len(text) - 1
+    state_u = {m.start() + 1 for m in _STATE_NAME.finditer(text)}  # the ъ of България
     for i, ch in enumerate(text):
         lower = ch.lower()
         latin = _LETTERS.get(lower)
         if latin is None:
             out.append(ch)
             continue
+        if i in state_u:
+            latin = "u"
         nxt = text[i + 1] if i < last else ""
         if lower == "я" and i > 0 and text[i - 1].lower() == "и" and not nxt.isalpha():
             latin = "a"  # word-final -ия → -ia

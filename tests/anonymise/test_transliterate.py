@@ -29,6 +29,12 @@ def test_the_module_examples_hold() -> None:
         ("Горна Оряховица", "Gorna Oryahovitsa"),
         ("Каменица", "Kamenitsa"),
         ("Христо Ботев", "Hristo Botev"),
+        ("Щерю", "Shteryu"),
+        ("Йордан", "Yordan"),
+        ("Жеко", "Zheko"),
+        ("Христо", "Hristo"),
+        ("Цветелина", "Tsvetelina"),
+        ("Георгиев", "Georgiev"),
     ],
 )
 def test_names_and_places_follow_the_transliteration_act(cyrillic: str, latin: str) -> None:
@@ -77,6 +83,46 @@ def test_ia_becomes_ia_only_at_the_end_of_a_word() -> None:
     assert bg_latin("Илияна") == "Iliyana"
     assert bg_latin("Мария и Лилия.") == "Maria i Lilia."
     assert bg_latin("Ия") == "Ia"
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [
+        ("България", "Bulgaria"),
+        ("БЪЛГАРИЯ", "BULGARIA"),
+        ("българия", "bulgaria"),
+        ("Република България", "Republika Bulgaria"),
+        ("РЕПУБЛИКА БЪЛГАРИЯ", "REPUBLIKA BULGARIA"),
+        ("Северна България", "Severna Bulgaria"),
+        ("ПРОКУРАТУРА НА РЕПУБЛИКА БЪЛГАРИЯ - ГЛАВЕН ПРОКУРОР", "PROKURATURA NA REPUBLIKA BULGARIA - GLAVEN PROKUROR"),
+        ("Виваком България - ЕАД", "Vivakom Bulgaria - EAD"),
+        ("Радио-България", "Radio-Bulgaria"),
+        ("гр. София, България", "gr. Sofia, Bulgaria"),
+        ("„България“.", "„Bulgaria“."),
+        ("България2025", "Bulgaria2025"),
+    ],
+)
+def test_the_name_of_the_state_is_bulgaria_in_any_case_and_any_phrase(cyrillic: str, latin: str) -> None:
+    # Transliteration Act 2009, Art. 6: the state's name keeps its traditional spelling
+    assert bg_latin(cyrillic) == latin
+
+
+@pytest.mark.parametrize(
+    ("cyrillic", "latin"),
+    [
+        ("български", "balgarski"),
+        ("БЪЛГАРСКИ", "BALGARSKI"),
+        ("българин", "balgarin"),
+        ("Българка", "Balgarka"),
+        ("Българово", "Balgarovo"),  # a village near Burgas
+        ("Българене", "Balgarene"),  # villages near Lovech and Pleven
+        ("Прабългария", "Prabalgaria"),  # the word contains България but is another word
+        ("Старобългарски", "Starobalgarski"),
+        ("Ъгълът", "Agalat"),
+    ],
+)
+def test_words_built_on_the_name_follow_the_rules(cyrillic: str, latin: str) -> None:
+    assert bg_latin(cyrillic) == latin
 
 
 def test_anything_that_is_not_bulgarian_cyrillic_passes_through() -> None:
