@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import phonenumbers
+import polars as pl
 import pytest
 from stdnum.bg import egn, pnf
 
@@ -18,6 +20,7 @@ from flows.synth import SynthSummary, generate
 from flows.synth import names as synth_names
 from flows.synth.notes import NAME_FIELDS, templates
 from flows.synth.profiles import PROFILES
+from schemas import geography
 from schemas.contract import ENTITIES, FORMULA_PREFIXES
 from schemas.partners import PARTNERS
 
@@ -259,6 +262,7 @@ def test_cross_partner_children_appear_in_both_partners(run, batches) -> None:  
             rows.append(match[0])
         a, b = rows
         assert pair["partners"][0] != pair["partners"][1]
+        assert all(PARTNERS[p].country == "bg" for p in pair["partners"])  # never linked to the Russian pilot
         assert {"plovdiv-ksuds", "sofia-kisuds"} & set(pair["partners"])
         assert a["role"] == b["role"] == "child" and a["national_id_type"] == b["national_id_type"] == "egn"
         assert (a["national_id"], a["birth_date"], a["sex"]) == (b["national_id"], b["birth_date"], b["sex"])
@@ -422,3 +426,264 @@ def test_notes_mention_the_people_of_their_own_record(run, batches) -> None:  # 
         assert noted > 0.6 * len(batch["cases"])
         notes = [r["notes"] for e in ("persons", "cases", "events") for r in batch[e] if r["notes"]]
         assert any("\n" in n for n in notes) and any('"' in n for n in notes) and any("," in n for n in notes)
+
+
+# Promises of the generator: communities, places, contacts, identifiers, ages and defects
+
+
+BG_PARTNERS = [p for p, v in PARTNERS.items() if v.country == "bg"]
+REGION = {p: v.country.upper() for p, v in PARTNERS.items()}
+
+
+def _kept(truth: dict, partner: str, entity: str, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Return the rows of an entity without a planted defect."""
+    planted = planted_rows(truth, partner, entity)
+    return [r for i, r in enumerate(rows, start=1) if i not in planted]
+
+
+def _served_at(batch: dict[str, list[dict[str, str]]]) -> dict[str, set[str]]:
+    """Return the person IDs with an event at each site."""
+    out: dict[str, set[str]] = {}
+    for e in batch["events"]:
+        out.setdefault(e["site_id"], set()).add(e["person_id"])
+    return out
+
+
+def _distinct(*lists: str) -> frozenset[str]:
+    names = {n for lst in lists for n in synth_names.name_list(lst)}
+    return frozenset(names | {bg_latin(n) for n in names})
+
+
+#: Roma and Turkish names no Bulgarian list has (many Roma families also give Bulgarian names).
+ROMA_ONLY = _distinct("roma_male", "roma_female", "roma_surnames") - _distinct("bg_male", "bg_female", "bg_surnames")
+
+
+def _roma_share(persons: list[dict[str, str]]) -> float:
+    named = [r["given_name"] in ROMA_ONLY or r["family_name"] in ROMA_ONLY for r in persons]
+    return sum(named) / len(named)
+
+
+def test_roma_and_turkish_names_cluster_around_drenovets(run, batches) -> None:  # type: ignore[no-untyped-def]
+    _, truth = run
+    drenovets = next(s for s in PARTNERS["ruzhintsi-ksuds"].sites if s.id == "drenovets")
+    assert drenovets.outreach
+    shares = {}
+    for partner in BG_PARTNERS:
+        persons = {r["person_id"]: r for r in _kept(truth, partner, "persons", batches[partner]["persons"])}
+        for site, ids in _served_at(batches[partner]).items():
+            people = [persons[i] for i in ids if i in persons]
+            shares[site] = (_roma_share(people), people)
+    share, people = shares["drenovets"]
+    assert len(people) > 50 and share > 0.5
+    for site in ("svetilnik", "druzhba", "paraskeva", "plovdiv"):
+        assert share > 3 * shares[site][0], (site, shares[site][0])
+    assert sum(r["minority"] == "yes" for r in people) > 0.5 * len(people)
+    # and they live in Дреновец itself, mostly
+    assert sum(r["settlement_code"] == drenovets.settlement_code for r in people) > 0.7 * len(people)
+
+
+def _labels(code: str, partner: str) -> set[str]:
+    """Return how an address may name the settlement of a code: ``с. Дреновец``, ``г. Сызрань``, …"""
+    if PARTNERS[partner].country == "ru":
+        name = geography.oktmo().filter(pl.col("oktmo") == code)["name_ru"].item()
+        return {name, f"г. {name}"}
+    row = geography.settlements().filter(pl.col("ekatte") == code).row(0, named=True)
+    return {("гр. " if row["kind"] == "град" else "с. ") + row["name_bg"]}
+
+
+def test_people_live_in_the_municipality_of_the_site_that_serves_them(run, batches) -> None:  # type: ignore[no-untyped-def]
+    _, truth = run
+    oktmo = set(geography.oktmo()["oktmo"].to_list())
+    formula = {(c["partner"], c["row"]) for c in truth["formula_cells"] if c["field"] == "address"}
+    for partner, registry in PARTNERS.items():
+        persons = batches[partner]["persons"]
+        planted = planted_rows(truth, partner, "persons")
+        site_of = {pid: site for site, ids in _served_at(batches[partner]).items() for pid in ids}
+        checked = 0
+        for i, r in enumerate(persons, start=1):
+            if i in planted or not r["settlement_code"]:
+                continue
+            code = r["settlement_code"]
+            if registry.country == "ru":
+                assert code in oktmo, (partner, i, code)
+            else:
+                home = geography.municipality_of(code)
+                assert home in {geography.municipality_of(s.settlement_code) for s in registry.sites}, (partner, i)
+                if r["person_id"] in site_of:
+                    site = next(s for s in registry.sites if s.id == site_of[r["person_id"]])
+                    assert home == geography.municipality_of(site.settlement_code), (partner, i, site.id)
+            if r["address"] and (partner, i) not in formula:
+                parts = {part.strip() for part in r["address"].split(",")[:2]}
+                assert _labels(code, partner) & parts, (partner, i, r["address"])
+            checked += 1
+        assert checked > 0.9 * len(persons)
+
+
+def test_phones_are_valid_mobiles_of_the_partners_country(batches) -> None:  # type: ignore[no-untyped-def]
+    mobile = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+    for partner, batch in batches.items():
+        phones = [r["phone"] for r in batch["persons"] if r["phone"]]
+        assert len(phones) > 50, partner
+        for phone in phones:
+            number = phonenumbers.parse(phone, REGION[partner])
+            assert phonenumbers.is_valid_number(number), (partner, phone)
+            assert phonenumbers.region_code_for_number(number) == REGION[partner], (partner, phone)
+            assert phonenumbers.number_type(number) in mobile, (partner, phone)
+        assert len({re.sub(r"\D", "", p)[-9:] for p in phones}) > 0.95 * len(phones)  # not one number for all
+
+
+# RFC 5321 dot-atom local part and a host name with a letter TLD: what mail servers accept.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL = re.compile(rf"(?P<local>{ATOM}(?:\.{ATOM})*)@(?P<domain>(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{{2,}})")
+
+
+def test_emails_are_syntactically_valid_and_made_of_the_persons_name(batches) -> None:  # type: ignore[no-untyped-def]
+    for partner, batch in batches.items():
+        rows = [r for r in batch["persons"] if r["email"]]
+        assert len(rows) > 10, partner
+        for r in rows:
+            match = EMAIL.fullmatch(r["email"])
+            assert match and len(match["local"]) <= 64 and len(r["email"]) <= 254, (partner, r["email"])
+            assert r["email"].isascii() and r["role"] != "child", (partner, r["email"])
+        stems = [synth_names.email_latin(r["family_name"], PROFILES[partner].language)[:3] for r in rows]
+        assert sum(s in r["email"] for s, r in zip(stems, rows, strict=True)) > 0.6 * len(rows)
+
+
+NOTE_ID = {
+    "ЕГН": (re.compile(r"ЕГН:? (\d{10})\b"), egn.is_valid),
+    "ЛНЧ": (re.compile(r"ЛНЧ:? (\d{10})\b"), pnf.is_valid),
+    "СНИЛС": (re.compile(r"СНИЛС:? (\d{3}-\d{3}-\d{3} \d{2})"), snils.is_valid),
+}
+DOB = re.compile(r"(?:роден|родена|родился|родилась)(?: на)? (\d\d)\.(\d\d)\.(\d{4})")
+
+
+def test_notes_hold_the_identifiers_phones_and_addresses_of_their_people(run, batches) -> None:  # type: ignore[no-untyped-def]
+    """What the text scrubber must find is really there: a person's own national ID, phone and
+    address in the notes about them, every labelled identifier valid, an ЕГН agreeing with the birth
+    date beside it."""
+    _, truth = run
+    for partner, batch in batches.items():
+        formula = {(c["entity"], c["row"]) for c in truth["formula_cells"] if c["partner"] == partner}
+        own: Counter[str] = Counter()
+        planted = planted_rows(truth, partner, "persons")
+        for i, r in enumerate(batch["persons"], start=1):
+            note = r["notes"]
+            if not note or i in planted or ("persons", i) in formula:
+                continue
+            for field in ("national_id", "phone", "address"):
+                own[field] += bool(r[field]) and r[field] in note
+        assert own["national_id"] and own["phone"] and own["address"], (partner, own)
+        labelled: Counter[str] = Counter()
+        for entity in ("persons", "cases", "events"):
+            for i, row in enumerate(batch[entity], start=1):
+                note = row["notes"]
+                if not note or (entity, i) in formula:
+                    continue
+                for label, (pattern, valid) in NOTE_ID.items():
+                    for number in pattern.findall(note):
+                        assert valid(number), (partner, entity, i, label)
+                        labelled[label] += 1
+                        born = DOB.search(note)
+                        if label == "ЕГН" and born:
+                            day, month, year = born.groups()
+                            assert egn.get_birth_date(number) == dt.date(int(year), int(month), int(day)), note
+        assert labelled["СНИЛС" if partner == "samara-krug" else "ЕГН"] > 5, (partner, labelled)
+
+
+def test_lnc_goes_only_to_foreign_citizens_and_to_some_foreign_parents(batches) -> None:  # type: ignore[no-untyped-def]
+    holders = [r for b in batches.values() for r in b["persons"] if r["national_id_type"] == "lnc"]
+    assert holders and all(r["citizenship"] != "bg" for r in holders)
+    assert all(pnf.is_valid(r["national_id"]) for r in holders)
+    assert {r["person_id"] for r in holders} <= {r["person_id"] for p in BG_PARTNERS for r in batches[p]["persons"]}
+    parents = {
+        m["person_id"]
+        for p in BG_PARTNERS
+        for m in batches[p]["memberships"]
+        if m["relation"] in ("mother", "father", "foster_parent", "guardian")
+    }
+    assert any(r["person_id"] in parents for r in holders)
+    foreign_parents = [
+        r for p in BG_PARTNERS for r in batches[p]["persons"] if r["citizenship"] != "bg" and r["person_id"] in parents
+    ]
+    with_lnc = [r for r in foreign_parents if r["national_id_type"] == "lnc"]
+    assert 0 < len(with_lnc) < len(foreign_parents)  # some have a passport or nothing at all
+    assert not [r for r in batches["ruzhintsi-ksuds"]["persons"] if r["national_id_type"] == "lnc"]  # no foreigners
+
+
+def test_snils_belongs_to_the_samara_pilot_and_validates(run, batches) -> None:  # type: ignore[no-untyped-def]
+    _, truth = run
+    for partner in BG_PARTNERS:
+        assert not [r for r in batches[partner]["persons"] if r["national_id_type"] == "snils"]
+    samara = _kept(truth, "samara-krug", "persons", batches["samara-krug"]["persons"])
+    assert {r["national_id_type"] for r in samara}.isdisjoint({"egn", "lnc"})
+    russians = [r for r in samara if r["citizenship"] == "ru"]
+    with_snils = [r for r in russians if r["national_id_type"] == "snils"]
+    assert len(with_snils) > 0.8 * len(russians)
+    assert all(snils.is_valid(r["national_id"]) for r in with_snils)
+    assert len({r["national_id"] for r in with_snils}) == len(with_snils)
+
+
+def _years(later: dt.date, earlier: dt.date) -> float:
+    return (later - earlier).days / 365.25
+
+
+def test_children_and_parents_have_plausible_ages(run, batches) -> None:  # type: ignore[no-untyped-def]
+    _, truth = run
+    for partner, batch in batches.items():
+        persons = _kept(truth, partner, "persons", batch["persons"])
+        born = {r["person_id"]: dt.date.fromisoformat(r["birth_date"]) for r in persons if r["birth_date"]}
+        relation = {m["person_id"]: m["relation"] for m in _kept(truth, partner, "memberships", batch["memberships"])}
+        oldest_child_age = 0.0
+        for e in _kept(truth, partner, "events", batch["events"]):
+            if e["person_id"] not in born:
+                continue
+            age = _years(dt.date.fromisoformat(e["date"]), born[e["person_id"]])
+            assert age >= 0, (partner, e["event_id"])  # no service before birth
+            if relation.get(e["person_id"]) == "child":
+                oldest_child_age = max(oldest_child_age, age)
+        # children up to the end of secondary school at the most (Ruzhintsi's education mediation)
+        assert 5 < oldest_child_age < 19.1, (partner, oldest_child_age)
+        for r in persons:
+            if r["person_id"] not in born:
+                continue
+            age = _years(END, born[r["person_id"]])
+            rel = relation.get(r["person_id"])
+            if rel == "child":
+                assert 0 <= age < 22 and r["role"] == "child", (partner, r["person_id"], age)
+            elif rel in ("mother", "father"):
+                assert 16 <= age < 65 and r["role"] in ("parent", "expectant_parent"), (partner, r["person_id"], age)
+            elif rel in ("grandparent", "foster_parent", "guardian"):
+                assert 30 <= age < 90, (partner, r["person_id"], rel, age)
+        families: dict[str, dict[str, list[dt.date]]] = {}
+        for m in _kept(truth, partner, "memberships", batch["memberships"]):
+            if m["person_id"] in born and m["relation"] in ("father", "child"):
+                families.setdefault(m["family_id"], {}).setdefault(m["relation"], []).append(born[m["person_id"]])
+        ages = [_years(c, f) for fam in families.values() for f in fam.get("father", []) for c in fam.get("child", [])]
+        assert ages and min(ages) >= 17 and max(ages) <= 65, (partner, min(ages), max(ages))
+
+
+def test_samara_planted_defects_are_listed_and_would_be_quarantined(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Russian batch is checked against the contract as the pipeline's check stage does, on its
+    own: every planted row is quarantined with its reason, and every other quarantined row only
+    follows a quarantined row it refers to — so the truth file lists every defect there is."""
+    from flows.ingest import Batch
+    from flows.stages import check_batch
+    from flows.workspace import Workspace
+
+    summary, truth = run
+    partner = "samara-krug"
+    ws = Workspace(tmp_path / "ws")
+    result = check_batch(Batch(partner, BATCH, summary.inbox / partner / BATCH), ws, END)
+    assert result["status"] == "checked"
+    planted = [p for p in truth["planted"] if p["partner"] == partner]
+    assert len({p["reason"] for p in planted}) >= 6
+    for entity, outcome in result["entities"].items():
+        assert outcome["received"] == truth["counts"][partner][entity]
+        quarantine = pl.read_csv(ws.quarantine(partner, BATCH) / f"{entity}.csv")
+        reasons = {row: set(text.split(";")) for row, text in quarantine.select("_row", "reasons").rows()}
+        listed = {p["row"]: f"{p['reason']}:{p['field']}" for p in planted if p["entity"] == entity}
+        for row, reason in listed.items():
+            assert reason in reasons.get(row, set()), (entity, row, reason, reasons.get(row))
+        for row, found in reasons.items():
+            if row not in listed:
+                assert all(r.startswith("reference_quarantined:") for r in found), (entity, row, found)
