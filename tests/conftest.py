@@ -44,3 +44,16 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's folder (Prefect's home, temp files, workspaces) unless asked to keep it.
+
+    ``ZAKRILA_KEEP_TEST_FILES=1`` keeps it, to look at what a failing run wrote.
+    """
+    import shutil
+
+    if os.environ.get("ZAKRILA_KEEP_TEST_FILES") == "1":
+        print(f"\nzakrila test files kept in {SESSION_ROOT}")
+        return
+    shutil.rmtree(SESSION_ROOT, ignore_errors=True)
