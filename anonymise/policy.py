@@ -6,6 +6,12 @@ has another hash, so an unapproved or altered policy stops the run before anythi
 
 Validation errors name the line, so the person editing the file can find what is wrong.
 
+The treatment of each field is its ``[fields]`` setting, else its class's ``[treatments]`` setting,
+else the contract's (``anonymise.treatments``); it is what the store gets and what the report prints.
+Only treatments the code applies are accepted; a release table that needs a field the policy drops is
+refused, naming both lines; ``[legal_basis]`` keys are the contract's sensitive fields, and each kept
+sensitive field needs one; ``[domains]`` must agree with the partner registry.
+
 >>> p = parse_policy(default_policy_text())
 >>> p.threshold, p.tables
 (5, ['T01', 'T02', 'T03', 'T04', 'T05', 'T06', 'T07', 'T08', 'T09', 'T10', 'T11', 'T12'])
@@ -29,6 +35,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from anonymise import treatments as tr
 from anonymise.keys import public_key_fingerprint
 from schemas.contract import ENTITIES
 from schemas.partners import PARTNERS
@@ -160,13 +167,19 @@ class Policy:
         return list(self.data["release"]["tables"])
 
     @property
+    def treatments(self) -> dict[str, str]:
+        """Return ``entity.field`` → the treatment applied: the field's setting, else its class's, else
+        the contract's (``anonymise.treatments``)."""
+        return tr.effective_treatments(self.data["treatments"], self.data.get("fields", {}))
+
+    @property
     def keeps_scrubbed_notes(self) -> bool:
-        """Return whether free text is kept, scrubbed, in the store."""
-        return bool(self.data["treatments"]["FT"] == "scrub_then_keep")
+        """Return whether any free text is kept, scrubbed, in the store."""
+        return "scrub_then_keep" in self.treatments.values()
 
     def dropped_fields(self) -> set[str]:
-        """Return the ``entity.field`` names the policy drops."""
-        return {k for k, v in self.data.get("fields", {}).items() if v == "drop"}
+        """Return the ``entity.field`` names the policy drops (by field or by class setting)."""
+        return tr.dropped(self.treatments)
 
     def diff(self, previous: str | None) -> list[str]:
         """Return a unified diff of this policy against a previous policy text (empty if equal)."""
@@ -183,9 +196,17 @@ def default_policy_text() -> str:
 
 
 def line_of(text: str, section: str, key: str | None = None) -> int:
-    """Return the line of ``key`` in ``[section]`` (or of the section header), 1-based; 1 if absent."""
+    """Return the line of ``key`` in ``[section]`` (or of the section header), 1-based; 1 if absent.
+
+    The key may be bare, double- or single-quoted.
+
+    >>> line_of("[domains]\\n'a-b' = 'x'\\n", "domains", "a-b"), line_of('[x]\\n"k" = 1', "x", "k")
+    (2, 2)
+    """
     current = None
     header = 1
+    quoted = re.escape(key) if key is not None else ""
+    pattern = re.compile(rf"""\s*(?:"{quoted}"|'{quoted}'|{quoted})\s*=""")
     for number, line in enumerate(text.splitlines(), start=1):
         match = re.match(r"\s*\[([^\]]+)\]", line)
         if match:
@@ -193,7 +214,7 @@ def line_of(text: str, section: str, key: str | None = None) -> int:
             if current == section:
                 header = number
             continue
-        if current == section and key is not None and re.match(rf'\s*"?{re.escape(key)}"?\s*=', line):
+        if current == section and key is not None and pattern.match(line):
             return number
     return header
 
@@ -228,6 +249,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
             raise fail("treatments", cls, f"[treatments] {cls} = {treatment!r} is not allowed; allowed: {allowed_text}")
     for name, treatment in data.get("fields", {}).items():
         _check_field(name, treatment, lambda problem, n=name: fail("fields", n, problem))
+    _check_legal_basis(data, fail)
     for partner_id, domain in data.get("domains", {}).items():
         partner = PARTNERS.get(partner_id)
         if partner is None:
@@ -258,6 +280,7 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         raise fail(
             "release", "tables", f"[release] tables {unknown} are not built yet (known: {', '.join(KNOWN_TABLES)})"
         )
+    _check_tables_keep_their_fields(text, data, fail)
     for method in METHOD_KEYS:
         if method in disclosure:
             _check_method(
@@ -344,17 +367,80 @@ def _tables_not_counting_persons(tables: list[str]) -> list[str]:
     ]
 
 
-def _check_field(name: str, treatment: str, fail: Any) -> None:
+def _check_field(name: str, treatment: object, fail: Any) -> None:
+    """Raise (through ``fail(problem)``) unless ``[fields] name = treatment`` is a field and a treatment
+    the code applies to it (``anonymise.treatments``)."""
     entity, _, field_name = name.partition(".")
     if entity not in ENTITIES or field_name not in ENTITIES[entity].columns:
-        raise fail(f"[fields] {name!r} is not a field of interchange v1")
+        raise fail(f'[fields] {name!r} is not a field of interchange v1 (write "entity.field" in quotes)')
+    if not isinstance(treatment, str):
+        raise fail(f"[fields] {name} must be set to a treatment name")
     f = next(x for x in ENTITIES[entity].fields if x.name == field_name)
-    if treatment == "keep" and f.field_class in ("DI", "FT"):
-        raise fail(f"[fields] {name} is {f.field_class} and can never be kept in the clear")
-    if field_name in ("person_id", "event_id") and treatment == "drop":
-        raise fail(f"[fields] {name} is a record key and cannot be dropped")
-    if treatment not in ("drop", "keep", f.treatment):
-        raise fail(f"[fields] {name} = {treatment!r}: use drop, keep or its default {f.treatment!r}")
+    problem = tr.field_problem(name, f, treatment)
+    if problem:
+        raise fail(problem)
+
+
+#: The sensitive fields of the contract, by name and by ``entity.field`` (either may key ``[legal_basis]``).
+SENSITIVE = {key: name for name, f in tr.fields() if f.field_class == "SA" for key in (name, name.split(".")[1])}
+
+
+def _check_legal_basis(data: dict[str, Any], fail: Any) -> None:
+    """Raise unless every ``[legal_basis]`` key is a sensitive field of the contract with a stated basis,
+    and every sensitive field the policy keeps has one."""
+    stated: set[str] = set()
+    for key, basis in data.get("legal_basis", {}).items():
+        if key not in SENSITIVE:
+            close = difflib.get_close_matches(key, sorted(SENSITIVE), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise fail(
+                "legal_basis",
+                key,
+                f"[legal_basis] {key!r} is not a sensitive field of interchange v1{hint}; "
+                f"sensitive fields: {', '.join(sorted(k for k in SENSITIVE if '.' not in k))}",
+            )
+        if not isinstance(basis, str) or not basis.strip():
+            raise fail("legal_basis", key, f"[legal_basis] {key} must state the legal basis as text")
+        if SENSITIVE[key] in stated:
+            raise fail("legal_basis", key, f"[legal_basis] {SENSITIVE[key]} has two legal bases")
+        stated.add(SENSITIVE[key])
+    effective = tr.effective_treatments(data["treatments"], data.get("fields", {}))
+    missing = [n for n, f in tr.fields() if f.field_class == "SA" and effective[n] != "drop" and n not in stated]
+    if missing:
+        raise fail(
+            "legal_basis",
+            None,
+            f"[legal_basis] states no legal basis for {', '.join(missing)}, which the policy keeps; "
+            "state one or drop the field",
+        )
+
+
+def _check_tables_keep_their_fields(text: str, data: dict[str, Any], fail: Any) -> None:
+    """Raise, naming the lines, if a release table needs a field the policy drops."""
+    effective = tr.effective_treatments(data["treatments"], data.get("fields", {}))
+    found = tr.conflicts(data["release"]["tables"], effective)
+    if not found:
+        return
+    table, name = found[0]
+    f = next(x for x in ENTITIES[name.split(".")[0]].fields if x.name == name.split(".")[1])
+    if name in data.get("fields", {}):
+        where = f"[fields] {name!r} = 'drop' (line {line_of(text, 'fields', name)})"
+    else:
+        where = f"[treatments] {f.field_class} = 'drop' (line {line_of(text, 'treatments', f.field_class)})"
+    by_table: dict[str, list[str]] = {}
+    for t, n in found[1:]:
+        by_table.setdefault(t, []).append(n)
+    others = [
+        f"{t} needs {', '.join(ns[:3])}" + (f" and {len(ns) - 3} more" if len(ns) > 3 else "")
+        for t, ns in by_table.items()
+    ]
+    more = f" (also: {'; '.join(others)})" if others else ""
+    raise fail(
+        "release",
+        "tables",
+        f"[release] tables: {table} needs {name}, which the policy drops by {where}; remove {table} from "
+        f"[release] tables or keep the field{more}",
+    )
 
 
 def approval_message(policy_sha256: str) -> bytes:

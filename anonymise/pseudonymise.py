@@ -12,10 +12,18 @@ Linkage of a person in the central domain, strongest first:
    (``anonymise.names``: «Иван Петров» = «Ivan Petrov», ё = е, no patronymic) under the separate
    fallback key — weaker: namesakes born the same day merge;
 3. ``none``: no usable identifier; the person gets a central pseudonym of its own.
+
+Collisions — two distinct inputs given one pseudonym, which would merge two people (or families,
+cases, events) — are counted per domain and purpose, exactly within a batch (the inputs are in
+memory here). So that a run can count them across batches and partners too, the batch can return its
+pseudonyms paired with a *stand-in* for each input instead of the input: a keyed BLAKE2b digest under
+a key the caller holds (a run's in-memory key), independent of the pseudonym keys and code. Inputs
+never leave this module.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +37,11 @@ from anonymise.names import fallback_key_expr
 from anonymise.pii.notes import known_people, scan_notes
 from anonymise.pseudonym import pseudonym
 from schemas.geography import district_group_column, geography_columns
+
+#: Which pseudonyms of a batch count together for collisions: ``<domain>/<purpose>``, where the domain
+#: is ``local`` (the partner's) or ``central`` (the jurisdiction's). The central person pseudonym covers
+#: the national-ID, fallback and partner-local inputs together, since they share one column.
+PSEUDONYM_KINDS = ("local/person", "local/family", "local/case", "local/staff", "local/event", "central/person")
 
 NATIONAL_ID_TYPES = {"egn": "egn", "lnc": "lnc", "snils": "snils", "passport": "passport", "birth_certificate": "bc"}
 
@@ -54,6 +67,60 @@ class Pseudonymised:
     linkage: dict[str, int]
     text_scan: dict[str, dict[str, int]] = field(default_factory=dict)
     dropped_fields: dict[str, list[str]] = field(default_factory=dict)
+    #: per pseudonym kind (``PSEUDONYM_KINDS``): distinct inputs that share a pseudonym with another (must be 0)
+    collisions: dict[str, int] = field(default_factory=dict)
+    #: per kind, the distinct pairs (``pseudonym``, ``stand_in``) if a stand-in key was given; never the inputs
+    pairs: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+class PseudonymCollision(RuntimeError):
+    """Distinct inputs were given one pseudonym; the message holds counts only."""
+
+    def __init__(self, message: str, figures: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.figures = figures or {}
+
+
+def stand_ins(values: pl.Series, key: bytes) -> pl.Series:
+    """Return a 64-bit keyed BLAKE2b digest of each value (null stays null): an input's stand-in.
+
+    Independent of the pseudonym (another key, another hash function, another implementation), so
+    that two inputs sharing a pseudonym are told apart by their stand-ins: a collision is counted as
+    a pseudonym with more than one stand-in. A stand-in collision alone (2^-64 per pair) only hides a
+    pseudonym collision that happens together with it.
+
+    >>> stand_ins(pl.Series(["a", "b", "a", None]), bytes(32)).to_list()[3:]
+    [None]
+    >>> s = stand_ins(pl.Series(["a", "b", "a"]), bytes(32)).to_list()
+    >>> s[0] == s[2], s[0] != s[1]
+    (True, True)
+    """
+    base = hashlib.blake2b(key=key, digest_size=8, person=b"zakrila-standin")
+    copy = base.copy
+    out: list[int | None] = []
+    append = out.append
+    for value in values.cast(pl.String).cast(pl.Binary).to_list():
+        if value is None:
+            append(None)
+            continue
+        h = copy()
+        h.update(value)
+        append(int.from_bytes(h.digest(), "little"))
+    return pl.Series(values.name, out, dtype=pl.UInt64)
+
+
+def _collisions(
+    pairs: dict[str, list[pl.DataFrame]], stand_in_key: bytes | None
+) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """Return per kind the inputs sharing a pseudonym with another input, and the stand-in pairs."""
+    counts: dict[str, int] = {}
+    out: dict[str, pl.DataFrame] = {}
+    for kind, parts in pairs.items():
+        frame = pl.concat(parts).drop_nulls().unique()
+        counts[kind] = frame.height - frame["pseudonym"].n_unique()
+        if stand_in_key is not None:
+            out[kind] = frame.select("pseudonym", stand_ins(frame["input"], stand_in_key).alias("stand_in"))
+    return counts, out
 
 
 def _typed(frame: pl.DataFrame, dates: Sequence[str], ints: Sequence[str] = ()) -> pl.DataFrame:
@@ -71,9 +138,20 @@ def pseudonymise_batch(
     national_citizenship: str = "bg",
     language: str = "bg",
     keep_scrubbed_notes: bool = False,
+    stand_in_key: bytes | None = None,
 ) -> Pseudonymised:
-    """Return the store frames of a batch's accepted rows, pseudonymised and generalised."""
+    """Return the store frames of a batch's accepted rows, pseudonymised and generalised.
+
+    Collisions are counted per kind of pseudonym (``Pseudonymised.collisions``); with a
+    ``stand_in_key`` the pairs of pseudonym and input stand-in come back too, for a count over a run.
+    """
     frames: dict[str, pl.DataFrame] = {}
+    pairs: dict[str, list[pl.DataFrame]] = {}
+
+    def paired(kind: str, inputs: pl.Series, output: pl.Series) -> None:
+        # an output frame is a select on the frame of its inputs: row i of one is row i of the other
+        pairs.setdefault(kind, []).append(pl.DataFrame({"input": inputs.cast(pl.String), "pseudonym": output}))
+
     notes = scan_notes(raw, known_people(raw["persons"]), language, scrub=keep_scrubbed_notes)
     text_scan, scrubbed = notes.counts, notes.scrubbed
 
@@ -98,8 +176,13 @@ def pseudonymise_batch(
             pseudonym("__local", keys.central_person),
         ).alias("person_cid")
     )
-    distinct_inputs = persons.select(pl.coalesce("__nid", "__fb", "__local").n_unique()).item()
-    distinct_outputs = persons["person_cid"].n_unique()
+    # inputs tagged by the key they are hashed under: one string under two keys is two inputs
+    central_input = pl.coalesce(
+        pl.concat_str([pl.lit("national_id\x00"), "__nid"]),
+        pl.concat_str([pl.lit("fallback\x00"), "__fb"]),
+        pl.concat_str([pl.lit("local\x00"), "__local"]),
+    )
+    paired("central/person", persons.select(central_input).to_series(), persons["person_cid"])
     age = age_years("birth_date", reference_date)
     frames["persons"] = persons.select(
         pseudonym("person_id", keys.person).alias("person_pid"),
@@ -118,13 +201,13 @@ def pseudonymise_batch(
         "education_isced",
         "labour_status",
     ).with_columns(pl.lit(partner_id).alias("partner_id"))
+    paired("local/person", persons["person_id"], frames["persons"]["person_pid"])
 
     linkage = {
         "persons": persons.height,
         "by_national_id": int((persons["link_method"] == "national_id").sum()),
         "by_fallback": int((persons["link_method"] == "fallback").sum()),
         "without_identifier": int((persons["link_method"] == "none").sum()),
-        "collisions": int(distinct_inputs - distinct_outputs),
     }
     cid = persons.select("person_id", "person_cid", "birth_date")
 
@@ -137,6 +220,8 @@ def pseudonymise_batch(
             month("valid_from").alias("valid_from_month"),
             month("valid_to").alias("valid_to_month"),
         )
+        paired("local/family", m["family_id"], frames["memberships"]["family_pid"])
+        paired("local/person", m["person_id"], frames["memberships"]["person_pid"])
 
     if "cases" in raw:
         c = _typed(raw["cases"], ["opened", "closed"]).join(
@@ -156,6 +241,13 @@ def pseudonymise_batch(
             age_band(opening_age).alias("child_age_band_at_opening"),
             pseudonym("worker_id", keys.staff).alias("worker_pid"),
         )
+        for source, output, kind in (
+            ("case_id", "case_pid", "local/case"),
+            ("family_id", "family_pid", "local/family"),
+            ("child_person_id", "child_pid", "local/person"),
+            ("worker_id", "worker_pid", "local/staff"),
+        ):
+            paired(kind, c[source], frames["cases"][output])
 
     events = _typed(raw["events"], ["date"], ["duration_min"]).join(
         cid.select("person_id", "person_cid"), on="person_id", how="left"
@@ -173,6 +265,9 @@ def pseudonymise_batch(
         "duration_min",
         "specialist_role",
     ).with_columns(pl.lit(partner_id).alias("partner_id"))
+    paired("local/event", events["event_id"], frames["events"]["event_pid"])
+    paired("local/person", events["person_id"], frames["events"]["person_pid"])
+    paired("local/case", events["case_id"], frames["events"]["case_pid"])
 
     if "participations" in raw:
         p = _typed(raw["participations"], ["entry_date", "exit_date"]).join(
@@ -187,10 +282,16 @@ def pseudonymise_batch(
             "result_4w",
             "result_6m",
         )
+        paired("local/person", p["person_id"], frames["participations"]["person_pid"])
 
     for name, column in scrubbed.items():
         frames[name] = frames[name].with_columns(column)
-    return Pseudonymised(frames=frames, linkage=linkage, text_scan=text_scan)
+    collisions, stand_in_pairs = _collisions(pairs, stand_in_key)
+    # every kind, within this batch: two people (or families, cases, events) merged if not 0
+    linkage["collisions"] = sum(collisions.values())
+    return Pseudonymised(
+        frames=frames, linkage=linkage, text_scan=text_scan, collisions=collisions, pairs=stand_in_pairs
+    )
 
 
 def store_summary(frames: dict[str, pl.DataFrame]) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 One suite per entity is built from ``schemas.contract``: required values, code lists, unique keys,
 date shapes and integers become GE expectations on the raw string columns. What GE cannot express
-on a single column — a checksum, a real calendar date, a plausible date, a reference to another file
-— is first derived in Polars as a boolean column (``__checksum__national_id``, ``__ref__person_id``,
-…) that the suite then expects to be true. Each expectation carries its reason code in ``meta``, so
-a failing row is quarantined as ``<reason>:<field>``.
+on a single column — a national ID's check, a real calendar date, a plausible date, a reference to
+another file — is first derived in Polars as a boolean column (``__checksum__national_id``,
+``__invalid_length__national_id``, ``__ref__person_id``, …) that the suite then expects to be true.
+Each expectation carries its reason code in ``meta``, so a failing row is quarantined as
+``<reason>:<field>``: an ЕГН, ЛНЧ or СНИЛС under the reason its check gives (``invalid_format``,
+``invalid_length``, ``invalid_component``, ``invalid_checksum``).
 
 Results never hold values: the result format asks GE for the row numbers of failing rows only
 (``exclude_unexpected_values``), and the GE context is ephemeral, so nothing is written to disk.
@@ -137,14 +139,9 @@ def checks_for(entity: Entity) -> list[Check]:
                 )
             )
     if entity.name == "persons":
-        out.append(
-            Check(
-                "expect_column_values_to_be_in_set",
-                "__checksum__national_id",
-                "invalid_checksum",
-                "national_id",
-                {"value_set": [True]},
-            )
+        out.extend(
+            Check("expect_column_values_to_be_in_set", column, reason, "national_id", {"value_set": [True]})
+            for reason, column in NATIONAL_ID_COLUMNS.items()
         )
         out.append(
             Check(
@@ -158,22 +155,43 @@ def checks_for(entity: Entity) -> list[Check]:
     return out
 
 
-#: ``(number, kind) -> valid`` for the national-ID kinds that carry a checksum; the flows layer passes
-#: ``anonymise.identifiers.checksum_valid`` so there is one implementation of every check digit.
-NationalIdCheck = Callable[[str, str], bool]
+#: ``(number, kind) -> None`` for a valid national ID, else the reason code it is refused under
+#: (``invalid_format``, ``invalid_length``, ``invalid_component``, ``invalid_checksum``). The flows layer
+#: passes ``anonymise.identifiers.invalid_reason`` so there is one implementation of every check; a
+#: function returning a bool (valid or not) is taken too, a failure then counting as ``invalid_checksum``.
+NationalIdCheck = Callable[[str, str], str | bool | None]
 CHECKSUMMED = ("egn", "lnc", "snils")
+#: Why a checksummed national ID is quarantined (the ``python-stdnum`` error raised first), and the
+#: derived column the suite checks for it: ``invalid_format`` (not digits), ``invalid_length``,
+#: ``invalid_component`` (a part of the number is impossible: an ЕГН's birth date, a placeholder) and
+#: ``invalid_checksum`` (the check digit).
+NATIONAL_ID_REASONS = ("invalid_format", "invalid_length", "invalid_component", "invalid_checksum")
+NATIONAL_ID_COLUMNS = {
+    reason: "__checksum__national_id" if reason == "invalid_checksum" else f"__{reason}__national_id"
+    for reason in NATIONAL_ID_REASONS
+}
 
 
-def _national_id_ok(frame: pl.DataFrame, id_valid: NationalIdCheck) -> pl.Expr:
-    """Return an expression: the national ID passes its checksum, or has no checksum to pass."""
+def _reason_of(number: str, kind: str, id_check: NationalIdCheck) -> str | None:
+    verdict = id_check(number, kind)
+    if verdict is True or verdict is None:
+        return None
+    if verdict is False:
+        return "invalid_checksum"
+    # a number that is there but blank (``missing`` to the linkage) has no digits to check
+    return verdict if verdict in NATIONAL_ID_REASONS else "invalid_format"
+
+
+def _national_id_reasons(frame: pl.DataFrame, id_check: NationalIdCheck) -> pl.Expr:
+    """Return an expression: why the row's national ID fails its type's check (null if it passes, has no
+    check, or is missing)."""
     pairs = frame.select("national_id", "national_id_type").drop_nulls().unique()
-    ok_keys = [f"{n}\x00{k}" for n, k in pairs.iter_rows() if k not in CHECKSUMMED or id_valid(n, k)]  # distinct only
+    pairs = pairs.filter(pl.col("national_id_type").is_in(list(CHECKSUMMED)))
+    reasons = [_reason_of(n, k, id_check) for n, k in pairs.iter_rows()]  # distinct pairs only
+    table = pairs.with_columns(pl.Series("reason", reasons, dtype=pl.String)).filter(pl.col("reason").is_not_null())
     keyed = pl.concat_str([pl.col("national_id"), pl.lit("\x00"), pl.col("national_id_type")])
-    return (
-        pl.col("national_id").is_null()
-        | ~pl.col("national_id_type").is_in(list(CHECKSUMMED)).fill_null(False)
-        | keyed.is_in(ok_keys)
-    )
+    keys = [f"{n}\x00{k}" for n, k in table.select("national_id", "national_id_type").iter_rows()]
+    return keyed.replace_strict(keys, table["reason"].to_list(), default=None, return_dtype=pl.String)
 
 
 def derive_check_columns(
@@ -199,7 +217,10 @@ def derive_check_columns(
             )
             derived.append(ok.alias(f"__ref__{f.name}"))
     if entity.name == "persons":
-        derived.append(_national_id_ok(frame, id_valid).alias("__checksum__national_id"))
+        why = _national_id_reasons(frame, id_valid)
+        derived.extend(
+            (why.is_null() | (why != reason)).alias(column) for reason, column in NATIONAL_ID_COLUMNS.items()
+        )
         derived.append(
             ((pl.col("role") != "child").fill_null(True) | pl.col("birth_date").is_not_null()).alias(
                 "__required__birth_date"

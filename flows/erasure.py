@@ -3,7 +3,8 @@
 ``zakrila subjects erase`` turns a partner's person ID (or a national ID) into the keyed pseudonym the
 store uses and records only that, with the key ID it was made under. Every later run removes the
 subject's rows from the store before anything is aggregated — across partners, through the central
-pseudonym — so they are in no later release. Rotation re-keys the register with the store.
+pseudonym, and in every period's store, not only the period run — so they are in no later release.
+Rotation re-keys the register with the store.
 
 ```
 <workspace>/erasures.json   {"format": "zakrila-erasures-1", "entries": [{"domain", "pseudonym", "key_id", …}]}
@@ -91,35 +92,57 @@ def record(
 
 
 def erase_from_store(batch_dirs: list[Path], entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Remove registered subjects' rows from the store batches; return counts (no pseudonyms)."""
+    """Remove registered subjects' rows from the store batches; return counts (no pseudonyms).
+
+    ``batch_dirs`` are store folders ``…/<period>/<partner>/<batch>`` of one jurisdiction, of every
+    period: a subject leaves the whole store, not only the period being run. The counts are of the
+    rows this call removed (rows an earlier run removed are gone already), in total and per period
+    (``by_period``, only periods where something was removed).
+    """
     if not entries:
-        return {"register_entries": 0, "persons_erased": 0, "rows_removed": {}}
+        return {"register_entries": 0, "persons_erased": 0, "rows_removed": {}, "by_period": {}}
     local = {(e["partner"], e["pseudonym"]) for e in entries if e["domain"].startswith("local:")}
     central = {e["pseudonym"] for e in entries if not e["domain"].startswith("local:")}
+    persons_of = {
+        folder: pl.read_parquet(folder / "persons.parquet", columns=["person_pid", "person_cid"])
+        for folder in batch_dirs
+    }
     # a subject named by a partner's person ID goes everywhere its central pseudonym goes
-    for folder in batch_dirs:
-        persons = pl.read_parquet(folder / "persons.parquet")
+    for folder, persons in persons_of.items():
         partner = folder.parent.name
         pids = [p for (pa, p) in local if pa == partner]
-        central |= set(persons.filter(pl.col("person_pid").is_in(pids))["person_cid"].to_list())
+        if pids:
+            central |= set(persons.filter(pl.col("person_pid").is_in(pids))["person_cid"].drop_nulls().to_list())
+    erased = sorted(central)
     removed: dict[str, int] = {}
+    by_period: dict[str, dict[str, Any]] = {}
     persons_erased = 0
-    for folder in batch_dirs:
-        persons = pl.read_parquet(folder / "persons.parquet")
-        gone = persons.filter(pl.col("person_cid").is_in(sorted(central)))
+    for folder, persons in persons_of.items():
+        gone = persons.filter(pl.col("person_cid").is_in(erased))
+        if not gone.height:
+            continue  # every row of a subject in this folder hangs on its person row here
         persons_erased += gone.height
+        period = by_period.setdefault(folder.parent.parent.name, {"persons_erased": 0, "rows_removed": {}})
+        period["persons_erased"] += gone.height
         gone_pids = gone["person_pid"].implode()
         for path in sorted(folder.glob("*.parquet")):
             frame = pl.read_parquet(path)
             keep = pl.lit(True)
             if "person_cid" in frame.columns:
-                keep = keep & ~pl.col("person_cid").is_in(sorted(central)).fill_null(False)
+                keep = keep & ~pl.col("person_cid").is_in(erased).fill_null(False)
             if "person_pid" in frame.columns:
                 keep = keep & ~pl.col("person_pid").is_in(gone_pids).fill_null(False)
             if "child_pid" in frame.columns:
                 keep = keep & ~pl.col("child_pid").is_in(gone_pids).fill_null(False)
             kept = frame.filter(keep)
             if kept.height != frame.height:
-                removed[path.stem] = removed.get(path.stem, 0) + frame.height - kept.height
+                n = frame.height - kept.height
+                removed[path.stem] = removed.get(path.stem, 0) + n
+                period["rows_removed"][path.stem] = period["rows_removed"].get(path.stem, 0) + n
                 kept.write_parquet(path, statistics=False)
-    return {"register_entries": len(entries), "persons_erased": persons_erased, "rows_removed": removed}
+    return {
+        "register_entries": len(entries),
+        "persons_erased": persons_erased,
+        "rows_removed": removed,
+        "by_period": dict(sorted(by_period.items())),
+    }

@@ -12,8 +12,17 @@ Where the passphrase comes from, first found wins:
 3. a prompt, for commands run by a person.
 
 On servers the master secrets may instead come whole from ``ZAKRILA_MASTER_KEYS`` or a Prefect
-Secret block named in ``ZAKRILA_MASTER_KEYS_BLOCK``: JSON ``{"<domain>": {"<generation>": "<hex>"}}``
-(read-only: rotation happens where the sealed store lives).
+Secret block named in ``ZAKRILA_MASTER_KEYS_BLOCK`` (read-only: rotation happens where the sealed
+store lives), as JSON::
+
+    {"<domain>": {"<generation>": "<64 hex digits>", ...}, ...,
+     "release-signing": "<64 hex digits: the raw 32-byte Ed25519 private key>"}
+
+The highest generation given is a domain's current one. A run needs ``release-signing`` to sign its
+release, and refuses before reading anything if it is missing.
+
+Like ssh with a private key, a key store file that its group or others may read or write is refused
+(``chmod 600`` it).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +57,11 @@ PASSPHRASE_ENV = "ZAKRILA_KEYSTORE_PASSPHRASE"
 PASSPHRASE_BLOCK_ENV = "ZAKRILA_KEYSTORE_PASSPHRASE_BLOCK"
 MASTER_KEYS_ENV = "ZAKRILA_MASTER_KEYS"
 MASTER_KEYS_BLOCK_ENV = "ZAKRILA_MASTER_KEYS_BLOCK"
+SIGNING_ENTRY = "release-signing"
+MASTER_KEYS_FORMAT = (
+    '{"<domain>": {"<generation>": "<64 hex digits>"}, ..., '
+    '"release-signing": "<64 hex digits: the raw Ed25519 private key>"}'
+)
 
 _UNLOCKED: dict[Path, KeyStore] = {}
 
@@ -100,8 +115,11 @@ class KeyStore:
         current: dict[str, int],
         meta: dict[str, dict[int, dict[str, Any]]],
         signing: bytes | None,
+        source: str | None = None,
     ) -> None:
         self.folder = folder
+        #: where the keys came from, for messages: the store's folder or the server source
+        self.source = source or (str(folder) if folder is not None else MASTER_KEYS_ENV)
         self._doc: dict[str, Any] = {}
         self._kek = b""
         self._masters = masters
@@ -150,6 +168,7 @@ class KeyStore:
         path = folder / FILE
         if not path.exists():
             raise KeyStoreError(f"no key store at {folder}: create it with 'zakrila keys init'")
+        _require_owner_only(path)
         try:
             doc = json.loads(path.read_text("utf-8"))
         except ValueError:
@@ -180,23 +199,27 @@ class KeyStore:
         return store
 
     @classmethod
-    def from_master_keys(cls, text: str) -> KeyStore:
-        """Return a read-only store from JSON ``{domain: {generation: hex}}`` (servers)."""
+    def from_master_keys(cls, text: str, source: str = MASTER_KEYS_ENV) -> KeyStore:
+        """Return a read-only store from JSON ``{domain: {generation: hex}, "release-signing": hex}`` (servers).
+
+        ``source`` names where the JSON came from, for messages.
+        """
         try:
             data = json.loads(text)
-            signing_hex = data.pop("release-signing", None)
+            signing_hex = data.pop(SIGNING_ENTRY, None)
             masters = {d: {int(g): bytes.fromhex(h) for g, h in gens.items()} for d, gens in data.items()}
             signing = bytes.fromhex(signing_hex) if signing_hex else None
-        except (ValueError, AttributeError):
-            raise KeyStoreError(
-                'the master keys are not JSON of the form {"<domain>": {"<generation>": "<hex>"}, '
-                '"release-signing": "<hex>"}'
-            ) from None
+            if signing is not None:
+                Ed25519PrivateKey.from_private_bytes(signing)
+            if any(not gens for gens in masters.values()):
+                raise ValueError("a domain without generations")
+        except (ValueError, AttributeError, TypeError):
+            raise KeyStoreError(f"the master keys in {source} are not JSON of the form {MASTER_KEYS_FORMAT}") from None
         current = {d: max(g) for d, g in masters.items()}
         meta: dict[str, dict[int, dict[str, Any]]] = {
             d: {g: {"created": None} for g in gens} for d, gens in masters.items()
         }
-        return cls(None, masters, current, meta, signing)
+        return cls(None, masters, current, meta, signing, source)
 
     # -- changing --------------------------------------------------------------------------------
 
@@ -270,7 +293,7 @@ class KeyStore:
         """Raise KeyStoreError naming every domain the store has no current key for."""
         missing = [d for d in domains if self._current.get(d) not in self._masters.get(d, {})]
         if missing:
-            where = self.folder or "the environment"
+            where = self.source
             raise KeyStoreError(
                 f"key store {where} has no key for {', '.join(missing)}: add it with 'zakrila keys init' "
                 "(existing keys are kept); a run never makes new keys silently"
@@ -280,6 +303,14 @@ class KeyStore:
         """Return the current generation of a domain."""
         self.require([domain])
         return self._current[domain]
+
+    def state(self, domain: str, generation: int) -> str:
+        """Return what a domain generation is to this store: current, retired, destroyed or absent."""
+        if generation in self._masters.get(domain, {}):
+            return "current" if self._current.get(domain) == generation else "retired"
+        if self._meta.get(domain, {}).get(generation, {}).get("destroyed"):
+            return "destroyed"
+        return "absent"
 
     def key(self, domain: str, purpose: str, generation: int | None = None) -> bytes:
         """Return the key for ``purpose`` in ``domain`` (current generation unless given)."""
@@ -330,11 +361,38 @@ class KeyStore:
         """Return the domains the store holds keys for, sorted."""
         return sorted(self._current)
 
+    def require_signing(self) -> None:
+        """Raise KeyStoreError, saying how to provide one, if the store has no release-signing key."""
+        if self._signing is not None:
+            return
+        if self.folder is None:
+            raise KeyStoreError(
+                f"the keys in {self.source} have no release-signing key, so no release could be signed: add "
+                f'"{SIGNING_ENTRY}": "<64 hex digits: the raw 32-byte Ed25519 private key>" beside the domains '
+                f"(the JSON is {MASTER_KEYS_FORMAT})"
+            )
+        raise KeyStoreError(
+            f"key store {self.source} has no release-signing key, so no release could be signed: "
+            "add one with 'zakrila keys init' (existing keys are kept)"
+        )
+
     def signing_key(self) -> Ed25519PrivateKey:
         """Return the Ed25519 key that signs release manifests."""
-        if self._signing is None:
-            raise KeyStoreError("this key store has no release-signing key")
+        self.require_signing()
+        assert self._signing is not None
         return Ed25519PrivateKey.from_private_bytes(self._signing)
+
+
+def _require_owner_only(path: Path) -> None:
+    """Refuse a key store file that its group or others may read or write, as ssh refuses a private key."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyStoreError(
+            f"permissions {mode:04o} of key store {path} are too open: it must be readable by its owner only; "
+            f"run 'chmod 600 {path}' and check who could have copied it"
+        )
 
 
 def open_store(folder: Path, prompt: Callable[[], str] | None = None) -> KeyStore:
@@ -343,9 +401,12 @@ def open_store(folder: Path, prompt: Callable[[], str] | None = None) -> KeyStor
     if folder in _UNLOCKED:
         return _UNLOCKED[folder]
     if os.environ.get(MASTER_KEYS_ENV):
-        store = KeyStore.from_master_keys(os.environ[MASTER_KEYS_ENV])
+        store = KeyStore.from_master_keys(os.environ[MASTER_KEYS_ENV], MASTER_KEYS_ENV)
     elif os.environ.get(MASTER_KEYS_BLOCK_ENV):
-        store = KeyStore.from_master_keys(_secret_block(os.environ[MASTER_KEYS_BLOCK_ENV]))
+        name = os.environ[MASTER_KEYS_BLOCK_ENV]
+        store = KeyStore.from_master_keys(
+            _secret_block(name), f"the Prefect Secret block {name!r} ({MASTER_KEYS_BLOCK_ENV})"
+        )
     else:
         store = KeyStore.unlock(folder, passphrase_from_environment(prompt))
     _UNLOCKED[folder] = store

@@ -26,6 +26,7 @@ from anonymise.keys import KeyStoreError
 from anonymise.period import Period
 from anonymise.policy import Policy, PolicyError
 from anonymise.pseudonym import pseudonym
+from anonymise.pseudonymise import PseudonymCollision
 from flows import stages
 from flows.erasure import load_register
 from flows.governance import approved_policy
@@ -219,9 +220,7 @@ def publish_release(
         "conf_status": flags if control["method"] == "suppression" else {"F": "free", stages.PERTURBED: "perturbed"},
         "coverage": {
             "partners": sorted({c["partner"] for c in coverage if c["status"] == "checked"}),
-            "unreadable_batches": sorted(
-                f"{c['partner']}/{c['batch']}" for c in coverage if c["status"] != "checked"
-            ),
+            "unreadable_batches": sorted(f"{c['partner']}/{c['batch']}" for c in coverage if c["status"] != "checked"),
             "note": "the partner = _T rows cover the listed partners only; see T11, measure batches",
         },
     }
@@ -235,7 +234,16 @@ def _operator_pseudonym(keys: KeyStore, central: str) -> str:
     return f"staff:{user['u'].item()}"
 
 
-@flow(name="zakrila-run", persist_result=False, log_prints=False, validate_parameters=True)
+# Prefect writes a failed flow's exception to result storage even with persist_result=False (its flow
+# engine always persists failures); a storage path under /dev/null cannot be created, so nothing is
+# written (Prefect logs "Failed to write result" and the run fails as it should).
+@flow(
+    name="zakrila-run",
+    persist_result=False,
+    result_storage=Path(os.devnull) / "zakrila-never-persists-flow-results",
+    log_prints=False,
+    validate_parameters=True,
+)
 def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = "bg") -> dict[str, Any]:
     """Run zakrila on an inbox for a period; return the release and report paths (or raise RunFailed).
 
@@ -250,7 +258,8 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
     tables = stages.tables_for(policy, jurisdiction)
     keys = open_store(ws.keys)
     domains = stages.domains_for(jurisdiction)
-    keys.require(domains)
+    # the current keys, the release-signing key, and the keys that made every store folder of the jurisdiction
+    stages.check_run_keys(ws, keys, jurisdiction)
     central = stages.central_domain(jurisdiction)
     batches, skipped = discover_batches(Path(inbox), jurisdiction)  # type: ignore[arg-type]
     logger.info("run %s: %d batches for %s, period %s", run_id, len(batches), jurisdiction, the_period.label)
@@ -277,6 +286,11 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         if not good:
             report = write_report(ws, facts | {"failure": "no batch could be read"})
             raise RunFailed(f"no batch could be read; see {report}")
+        try:  # over the whole run, per domain and purpose: a collision would merge two people in every count
+            facts["collisions"] = stages.collision_stage(ws, run_id)
+        except PseudonymCollision as collided:
+            report = write_report(ws, facts | {"collisions": collided.figures, "failure": str(collided)})
+            raise RunFailed(f"{collided}; see {report}") from None
         facts["erasure"] = erase(ws.root, jurisdiction, the_period, batch_keys)
 
         quality = [
@@ -325,9 +339,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
             the_period.label, jurisdiction, inputs, policy.sha256, fingerprints, code_version(), erased, draw
         )
         try:
-            release = publish_release(
-                ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control, coverage
-            )
+            release = publish_release(ws.root, run_id, rid, policy, the_period, jurisdiction, tables, control, coverage)
         except RunFailed as refused:
             report = write_report(ws, facts | {"failure": str(refused)})
             raise RunFailed(f"{refused}: no release written; see {report}") from None

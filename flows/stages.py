@@ -35,7 +35,7 @@ from anonymise.dp import (
 )
 from anonymise.groups import FULL, NONE, ZERO_POPULATION_MULTIPLE, group_disclosure, with_cells
 from anonymise.history import by_table, held, period_bounds, small_differences
-from anonymise.identifiers import checksum_valid
+from anonymise.identifiers import invalid_reason, unusable_identifiers
 from anonymise.leaks import (
     cells_equal_to,
     clear_values,
@@ -52,6 +52,7 @@ from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
 from anonymise.risk import assess, k_anonymity
 from anonymise.suppression import protect, statistic_figures, table_meta, with_statistics
 from anonymise.tables import TOTAL, build_t11, statistic_cells
+from anonymise.treatments import apply_to_store, policy_drops, without_fields
 from expectations.contract import ROW, EntityOutcome, cascade, validate_entity
 from flows.erasure import erase_from_store, load_register
 from flows.ingest import Batch, BatchError, read_batch
@@ -118,12 +119,16 @@ STORE_KEYS = "_keys.json"
 
 
 def store_key_record(store: KeyStore, partner_id: str, generations: dict[str, int] | None = None) -> dict[str, Any]:
-    """Return the key IDs and fingerprints a batch's store files are made under."""
+    """Return the key IDs, generations and fingerprints a batch's store files are made under."""
     gens = generations or {}
     record = {}
     for domain in (f"local:{partner_id}", partner(partner_id).domain):
         gen = gens.get(domain, store.generation(domain))
-        record[domain] = {"key_id": store.key_id(domain, gen), "fingerprint": store.fingerprint(domain, gen)}
+        record[domain] = {
+            "key_id": store.key_id(domain, gen),
+            "generation": gen,
+            "fingerprint": store.fingerprint(domain, gen),
+        }
     return record
 
 
@@ -133,23 +138,112 @@ def write_store_keys(folder: Path, store: KeyStore, partner_id: str, generations
     (folder / STORE_KEYS).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
 
 
-def check_store_keys(folder: Path, store: KeyStore, partner_id: str) -> None:
-    """Raise KeyStoreError if an existing store folder was made with another key of the same ID."""
+def store_folders(ws: Workspace, jurisdiction: str) -> list[Path]:
+    """Return every batch folder of a jurisdiction's store, of every period (``<period>/<partner>/<batch>``)."""
+    root = ws.root / "store" / jurisdiction
+    return sorted(f for f in root.glob("*/*/*") if f.is_dir()) if root.exists() else []
+
+
+def _recorded_generation(domain: str, item: dict[str, Any]) -> int | None:
+    """Return the generation a store record names for a domain (None if it names none of that domain)."""
+    key_id = str(item.get("key_id", ""))
+    name, _, gen = key_id.rpartition("#")
+    if name != domain or not gen.isdigit():
+        return None
+    return int(gen)
+
+
+def store_key_problem(folder: Path, store: KeyStore, partner_id: str) -> str | None:
+    """Return why a store folder cannot be added to with this key store's current keys (None: it can).
+
+    A folder must have been made with the current generation of each of its domains, with the same
+    secret (fingerprint): another key of the same ID, an unknown ID, an older (or destroyed) or newer
+    generation would give its persons other pseudonyms than this run's, and linkage would end silently.
+    """
     path = folder / STORE_KEYS
+    period = folder.parent.parent.name
+    again = f"move the folder out of the store and run period {period} again from the inbox"
     if not path.exists():
-        return
-    made = json.loads(path.read_text("utf-8"))
-    now = store_key_record(store, partner_id)
-    for domain, item in made.items():
-        if (
-            domain in now
-            and item["key_id"] == now[domain]["key_id"]
-            and item["fingerprint"] != now[domain]["fingerprint"]
-        ):
-            raise KeyStoreError(
-                f"{folder} was made with key {item['key_id']} (fingerprint {item['fingerprint']}) but this key "
-                f"store's {item['key_id']} has fingerprint {now[domain]['fingerprint']}: wrong key store?"
+        if not any(folder.glob("*.parquet")):
+            return None
+        return f"store folder {folder} does not record which keys made its pseudonyms (no {STORE_KEYS}): {again}"
+    try:
+        made = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        made = None
+    if not isinstance(made, dict):
+        return f"{path} is not a record of keys: {again}"
+    central = PARTNERS[partner_id].domain if partner_id in PARTNERS else None
+    expected = [f"local:{partner_id}"] + ([central] if central else [])
+    for domain in expected + sorted(set(made) - set(expected)):
+        item = made.get(domain)
+        if not isinstance(item, dict):
+            return f"store folder {folder} records no key for {domain}: {again}"
+        gen = _recorded_generation(domain, item)
+        if gen is None:
+            return f"store folder {folder} records key {item.get('key_id')!r} for {domain}: {again}"
+        made_with = f"{domain}#{gen} (fingerprint {item.get('fingerprint')})"
+        if domain not in store.domains():
+            return (
+                f"store folder {folder} was made with {made_with}, but {store.source} has no key for {domain}: "
+                f"use the key store the store was made with"
             )
+        in_use = f"{store.key_id(domain)} (fingerprint {store.fingerprint(domain)})"
+        state = store.state(domain, gen)
+        if state in ("current", "retired") and item.get("fingerprint") == store.fingerprint(domain, gen):
+            if state == "current":
+                continue
+            why = (
+                f"{domain} was rotated to {store.key_id(domain)} and this folder was not re-keyed"
+                if gen < store.generation(domain)
+                else f"{domain}#{gen} is not the current generation (an unfinished rotation?)"
+            )
+            todo = again
+        elif state in ("current", "retired"):
+            why = (
+                f"{store.source} holds another key with the ID {domain}#{gen} (the key store was made anew, "
+                "or is another workspace's)"
+            )
+            todo = (
+                "use the key store (or ZAKRILA_MASTER_KEYS) the store was made with; new keys would start "
+                "new pseudonyms that never link to the old ones"
+            )
+        elif state == "destroyed":
+            why = f"{domain}#{gen} was destroyed, so its pseudonyms can no longer be made or linked"
+            todo = again
+        else:
+            why = f"{store.source} does not hold {domain}#{gen}"
+            todo = f"use the key store (or ZAKRILA_MASTER_KEYS) that holds {domain}#{gen}"
+        return f"store folder {folder} was made with {made_with}, but the key in use is {in_use}: {why}; {todo}"
+    return None
+
+
+def check_store_keys(folder: Path, store: KeyStore, partner_id: str) -> None:
+    """Raise KeyStoreError if an existing store folder was not made with this key store's current keys."""
+    problem = store_key_problem(folder, store, partner_id)
+    if problem:
+        raise KeyStoreError(problem)
+
+
+def check_store(ws: Workspace, store: KeyStore, jurisdiction: str) -> None:
+    """Raise KeyStoreError if any store folder of the jurisdiction (every period and partner) was made
+    with other keys than this key store's current ones; the message names the first and counts the rest.
+    """
+    problems = [p for f in store_folders(ws, jurisdiction) if (p := store_key_problem(f, store, f.parent.name))]
+    if problems:
+        more = f" (and {len(problems) - 1} more store folders)" if len(problems) > 1 else ""
+        raise KeyStoreError(f"{problems[0]}{more}")
+
+
+def check_run_keys(ws: Workspace, store: KeyStore, jurisdiction: str) -> None:
+    """Refuse a run, before it reads anything, whose keys cannot continue the store or sign a release.
+
+    The store's current keys for every domain of the jurisdiction, the release-signing key, and the
+    keys that made every folder of the jurisdiction's store, in every period.
+    """
+    store.require(domains_for(jurisdiction))
+    store.require_signing()
+    check_store(ws, store, jurisdiction)
 
 
 def _wholly_quarantined_ids(frame: pl.DataFrame, column: str, quarantine: pl.DataFrame) -> pl.Series:
@@ -173,7 +267,7 @@ def check_batch(batch: Batch, ws: Workspace, today: date) -> dict[str, Any]:
     references: dict[str, pl.Series] = {}
     for name, item in raw.items():
         entity = ENTITIES[name]
-        outcomes[name] = validate_entity(entity, item.frame, references, today, checksum_valid, item.ragged_rows)
+        outcomes[name] = validate_entity(entity, item.frame, references, today, invalid_reason, item.ragged_rows)
         for f in entity.fields:
             references[f"{name}.{f.name}"] = item.frame[f.name].drop_nulls().unique()
     for name, column, parent in CASCADES:
@@ -323,31 +417,135 @@ def pseudonymise_stage(
         national_citizenship=partner(batch.partner_id).country,
         language=partner(batch.partner_id).country,
         keep_scrubbed_notes=keep_scrubbed_notes,
+        stand_in_key=_stand_in_key(run_id) if run_id is not None else None,
     )
+    # the policy's treatments: a dropped field (or notes not kept) leaves before anything is stored
+    result.frames = apply_to_store(result.frames, store_treatments(ws))
     identifiers = clear_values(accepted, DIRECT_IDENTIFIERS)
     clear_hits = cells_equal_to(result.frames, identifiers)
     if clear_hits:
         raise LeakFound(f"{batch.key}: {clear_hits} pseudonymised cells equal a clear identifier; nothing was stored")
     out.mkdir(parents=True, exist_ok=True)
+    write_store_keys(out, keys, batch.partner_id)  # first: a folder never holds pseudonyms of unrecorded keys
     for name, frame in result.frames.items():
         frame.write_parquet(out / f"{name}.parquet", statistics=False)
-    write_store_keys(out, keys, batch.partner_id)
     _remember_fingerprints(ws, run_id, batch, accepted)
+    _remember_pseudonyms(ws, run_id, batch, result.pairs)
     return {
         "partner": batch.partner_id,
         "batch": batch.batch_id,
         "store": str(out),
         "rows": {n: f.height for n, f in result.frames.items()},
         "linkage": result.linkage,
+        "unusable_identifiers": unusable_identifiers(accepted["persons"], result.frames["persons"]["link_method"]),
+        "collisions": result.collisions,
         "text_scan": result.text_scan,
         "leak_check": {"clear_values_checked": identifiers.len(), "cells_equal_to_a_clear_value": clear_hits},
     }
 
 
+#: Where a run's batches leave their pseudonyms paired with input stand-ins, for the collision check.
+PSEUDONYM_PAIRS = "pseudonym-pairs"
+
+
+def _stand_in_key(run_id: str) -> bytes:
+    """Return the key of a run's input stand-ins: derived from the run's in-memory key, gone with it."""
+    import hashlib
+
+    return hashlib.blake2b(b"zakrila-collision-stand-ins", key=run_key(run_id), digest_size=32).digest()
+
+
+def _stand_in_check(key: bytes) -> str:
+    import hashlib
+
+    return hashlib.blake2b(b"zakrila-stand-in-key-check", key=key, digest_size=16).hexdigest()
+
+
+def _remember_pseudonyms(ws: Workspace, run_id: str | None, batch: Batch, pairs: dict[str, pl.DataFrame]) -> None:
+    """Write a batch's (pseudonym, input stand-in) pairs per domain and purpose to the run's scratch."""
+    if run_id is None or not pairs:
+        return
+    domain = {"local": f"local:{batch.partner_id}", "central": partner(batch.partner_id).domain}
+    frame = pl.concat(
+        [
+            f.select(
+                pl.lit(domain[kind.split("/")[0]]).alias("domain"),
+                pl.lit(kind.split("/")[1]).alias("purpose"),
+                pl.all(),
+            )
+            for kind, f in sorted(pairs.items())
+        ]
+    )
+    folder = ws.work(run_id) / PSEUDONYM_PAIRS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{batch.partner_id}__{batch.batch_id}"
+    frame.write_parquet(folder / f"{name}.parquet")
+    (folder / f"{name}.check").write_text(_stand_in_check(_stand_in_key(run_id)))
+
+
+def collision_stage(ws: Workspace, run_id: str) -> dict[str, Any]:
+    """Count pseudonym collisions over the whole run, per domain and purpose; PseudonymCollision if any.
+
+    Every batch left its pseudonyms paired with keyed stand-ins of their inputs (never the inputs); a
+    pseudonym paired with two stand-ins was given to two distinct inputs, within a batch or across
+    batches and partners, and would merge two people (families, cases, events) in every count.
+    """
+    from anonymise.pseudonymise import PseudonymCollision
+
+    folder = ws.work(run_id) / PSEUDONYM_PAIRS
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        return {"batches": 0, "by_domain": {}, "collisions": 0}
+    key = _RUN_KEYS.get(run_id)
+    check = _stand_in_check(_stand_in_key(run_id)) if key is not None else None
+    for f in files:
+        mark = f.with_suffix(".check")
+        if check is None or not mark.exists() or mark.read_text() != check:
+            raise PseudonymCollision(
+                "pseudonym collisions cannot be counted: this process lacks the run's key that made the batches' "
+                "input stand-ins (were they pseudonymised in another process?); no release"
+            )
+    pairs = pl.concat([pl.read_parquet(f) for f in files]).unique()
+    counted = (
+        pairs.group_by("domain", "purpose")
+        .agg(
+            inputs=pl.col("stand_in").n_unique(),
+            pseudonyms=pl.col("pseudonym").n_unique(),
+            pairs=pl.len(),
+        )
+        .sort("domain", "purpose")
+    )
+    by_domain = {
+        f"{r['domain']}/{r['purpose']}": {
+            "inputs": r["inputs"],
+            "pseudonyms": r["pseudonyms"],
+            "collisions": r["pairs"] - r["pseudonyms"],
+        }
+        for r in counted.iter_rows(named=True)
+    }
+    total = sum(v["collisions"] for v in by_domain.values())
+    figures = {"batches": len(files), "by_domain": by_domain, "collisions": total}
+    if total:
+        hit = sorted(((v["collisions"], k) for k, v in by_domain.items() if v["collisions"]), reverse=True)
+        where = ", ".join(f"{k}: {n}" for n, k in hit[:4]) + (f" and {len(hit) - 4} more" if len(hit) > 4 else "")
+        raise PseudonymCollision(
+            f"{total} pseudonym collisions in this run ({where}): distinct inputs were given the same pseudonym "
+            "and would be counted as one; no release (the pseudonyms are shorter than they must be, or the "
+            "pseudonymisation is faulty: report it to the maintainers)",
+            figures,
+        )
+    return figures
+
+
 def erase_stage(ws: Workspace, jurisdiction: str, period: Period, batches: list[str]) -> dict[str, Any]:
-    """Remove the subjects of the erasure register from the run's store batches; return counts."""
-    folders = [ws.store(jurisdiction, period.label) / key for key in sorted(batches)]
-    return erase_from_store([f for f in folders if (f / "persons.parquet").exists()], load_register(ws))
+    """Remove the subjects of the erasure register from the jurisdiction's store; return counts.
+
+    Every period's store folders, not only this run's ``period`` and ``batches`` (which are among
+    them): an erased subject leaves the whole store. The counts are of rows removed by this run, in
+    total and per period (``by_period``).
+    """
+    folders = [f for f in store_folders(ws, jurisdiction) if (f / "persons.parquet").exists()]
+    return erase_from_store(folders, load_register(ws))
 
 
 def read_store(ws: Workspace, jurisdiction: str, period: Period, entity: str, batches: list[str]) -> pl.DataFrame:
@@ -427,7 +625,10 @@ def aggregate_stage(
             folder.mkdir(parents=True, exist_ok=True)
             for measure, frame in rows.items():
                 frame.select("unit", *SPECS[table_id].dimensions).write_parquet(folder / f"{measure}.parquet")
-    build_t11(quality, period, coverage).write_parquet(work / "T11.parquet")
+    # a field the policy drops is not described in T11 either (its completeness, its declined rate)
+    build_t11(without_fields(quality, policy_drops(store_treatments(ws))), period, coverage).write_parquet(
+        work / "T11.parquet"
+    )
     spread = (
         persons.with_columns(pl.lit(batches[0]).alias("_b"))
         if len(batches) == 1
@@ -447,9 +648,15 @@ def aggregate_stage(
         if other.name != period.label:
             for f in other.rglob("persons.parquet"):
                 earlier |= set(pl.read_parquet(f, columns=["person_cid"])["person_cid"].to_list())
-    qi = ["age_band", "sex", "nuts3", "citizenship_group"]
+    # the quasi-identifiers and sensitive fields the store holds: the policy may drop some
+    qi: list[str] = [c for c in ("age_band", "sex", "nuts3", "citizenship_group") if c in persons.columns]
     people = persons.unique("person_cid", keep="first")
-    risk = assess(people, qi, sensitive=["disability", "minority"])
+    sensitive: list[str] = [c for c in ("disability", "minority") if c in persons.columns]
+    risk_of_store = (
+        {"quasi_identifiers": qi, **k_anonymity(people, qi), **risk_figures(assess(people, qi, sensitive=sensitive))}
+        if qi
+        else {"quasi_identifiers": [], "note": "the policy drops every quasi-identifier of the risk measures"}
+    )
     return {
         "tables": tables,
         "national": {
@@ -461,7 +668,7 @@ def aggregate_stage(
             "new_pseudonyms": int((~per_person["person_cid"].is_in(sorted(earlier))).sum()),
             "seen_in_earlier_periods": int(per_person["person_cid"].is_in(sorted(earlier)).sum()),
         },
-        "risk": {"quasi_identifiers": qi, **k_anonymity(people, qi), **risk_figures(risk)},
+        "risk": risk_of_store,
     }
 
 
@@ -506,6 +713,17 @@ def tables_for(policy: Policy, jurisdiction: str) -> list[str]:
     only (T12 is the Russian pilot's, never linked to Bulgarian data).
     """
     return [t for t in policy.tables if t == "T11" or (t in SPECS and SPECS[t].jurisdiction == jurisdiction)]
+
+
+def store_treatments(ws: Workspace) -> dict[str, str]:
+    """Return the treatment of every field under the workspace's approved policy (``entity.field`` → name).
+
+    Read again where the store is written, so that what is stored is what the DPO approved: an edited or
+    unapproved policy stops the stage (PolicyError) as it stops the run.
+    """
+    from flows.governance import approved_policy
+
+    return approved_policy(ws)[0].treatments
 
 
 #: What suppression guarantees, as the report and the manifest state it.

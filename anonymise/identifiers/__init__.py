@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import Any
 
 import polars as pl
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
@@ -47,6 +48,7 @@ __all__ = [
     "lnc",
     "passport",
     "snils",
+    "unusable_identifiers",
 ]
 
 #: Identifier type (the ``national_id_type`` code) → its module and the prefix of its linkage value.
@@ -151,3 +153,35 @@ def linkage_expr(number: str | pl.Expr, kind: str | pl.Expr) -> pl.Expr:
 def invalid_reason_expr(number: str | pl.Expr, kind: str | pl.Expr) -> pl.Expr:
     """Return an expression giving ``invalid_reason`` of each row (named after the number column)."""
     return _map_pairs(number, kind, invalid_reason)
+
+
+#: How a person without a usable identifier is linked (``link_method`` of the store): by the fallback
+#: key (names and birth date), or not at all (a central pseudonym of its own).
+FALLBACKS = ("fallback", "none")
+
+
+def unusable_identifiers(
+    persons: pl.DataFrame, link_method: pl.Series, number: str = "national_id", kind: str = "national_id_type"
+) -> list[dict[str, Any]]:
+    """Return the persons whose identifier was not used for linkage, counted by identifier type, reason
+    and the fallback used (no values): rows of ``id_type``, ``reason``, ``fallback`` and ``persons``.
+
+    ``link_method`` is the store's, row by row with ``persons``. A missing type is ``unstated``.
+
+    >>> frame = pl.DataFrame({"national_id": ["XX", "II-ZZ 12", None, "7501010010"],
+    ...                       "national_id_type": ["passport", "birth_certificate", "none", "egn"]})
+    >>> for row in unusable_identifiers(frame, pl.Series(["fallback", "fallback", "none", "national_id"])):
+    ...     print(row)
+    {'id_type': 'birth_certificate', 'reason': 'invalid_format', 'fallback': 'fallback', 'persons': 1}
+    {'id_type': 'none', 'reason': 'missing', 'fallback': 'none', 'persons': 1}
+    {'id_type': 'passport', 'reason': 'invalid_length', 'fallback': 'fallback', 'persons': 1}
+    """
+    if persons.height == 0:
+        return []
+    frame = persons.select(
+        pl.col(kind).fill_null("unstated").alias("id_type"),
+        invalid_reason_expr(number, kind).alias("reason"),
+        link_method.alias("fallback"),
+    ).filter(pl.col("fallback") != "national_id")
+    counted = frame.group_by("id_type", "reason", "fallback").len("persons").sort("id_type", "reason", "fallback")
+    return [{**row, "persons": int(row["persons"])} for row in counted.iter_rows(named=True)]

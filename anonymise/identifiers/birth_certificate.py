@@ -9,8 +9,10 @@ letters are Cyrillic and that the number has six digits.
 
 A Bulgarian birth certificate or birth-act number (``0123/15.03.2015``) has no fixed shape: it is
 compacted to its letters and digits, upper-cased, Cyrillic look-alikes made Latin, and accepted when it
-has 4 to 20 Latin letters and digits, at least one digit, and is not one repeated character. (So a
-mistyped Russian certificate, ``II-МЮ № 12345``, is not taken for a Bulgarian one.)
+has 4 to 20 Latin letters and digits, at least one digit, and is not one repeated character. A
+mistyped Russian certificate is not taken for a Bulgarian one: neither ``II-МЮ № 12345`` (Cyrillic
+letters) nor ``II-ZZ 12`` (a Roman-numeral series, two letters and digits: a Russian certificate's
+shape, but not a valid one).
 
 >>> compact('II-МЮ № 123456')
 'II-МЮ-123456'
@@ -30,6 +32,10 @@ stdnum.exceptions.InvalidComponent: IIII is not a Roman numeral
 False
 >>> is_valid('II-МЮ № 12345')  # five digits
 False
+>>> validate('II-ZZ 12')  # a Russian series shape with Latin letters and two digits
+Traceback (most recent call last):
+    ...
+stdnum.exceptions.InvalidFormat: a Russian certificate's shape (numeral, two letters, digits) but not a valid one
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ _RUSSIAN = re.compile(
 _CYRILLIC_CAPITALS = re.compile(r"[А-ЯЁ]{2}")
 _OTHER_THAN_ALPHANUMERIC = re.compile(r"[\W_]+")
 _BULGARIAN = re.compile(r"[0-9A-Z]+")
+#: A Russian certificate's series and number run together, as the Bulgarian compaction writes them.
+_RUSSIAN_SHAPED = re.compile(r"[IVXLC]+[A-Z]{2}[0-9]+")
 
 
 def _russian(number: str) -> re.Match[str] | None:
@@ -83,6 +91,8 @@ def validate(number: str) -> str:
     number = compact(number)
     if not _BULGARIAN.fullmatch(number) or not any(ch.isdigit() for ch in number):
         raise InvalidFormat()
+    if _RUSSIAN_SHAPED.fullmatch(number):
+        raise InvalidFormat("a Russian certificate's shape (numeral, two letters, digits) but not a valid one")
     if not 4 <= len(number) <= 20:
         raise InvalidLength()
     if len(set(number)) == 1:

@@ -20,6 +20,7 @@ from anonymise.identifiers import (
     lnc,
     passport,
     snils,
+    unusable_identifiers,
 )
 
 # ЕГН
@@ -224,6 +225,8 @@ def test_russian_birth_certificate_numerals_and_letters_are_told_apart(written: 
         ("VV-МЮ № 123456", InvalidComponent),
         ("II-NЮ № 123456", InvalidComponent),  # N has no Cyrillic twin
         ("II-МЮ № 12345", InvalidFormat),  # five digits: not taken for a Bulgarian number either
+        ("II-ZZ 12", InvalidFormat),  # Latin letters, two digits: neither Russian nor Bulgarian
+        ("XIV-AB 1234", InvalidFormat),
         ("abc", InvalidFormat),
         ("123", InvalidLength),
         ("0000/00.00.0000", InvalidComponent),
@@ -268,6 +271,11 @@ def test_linkage_value_is_the_typed_compact_number(number: str, kind: str, value
         ("0000000000", "lnc", "invalid_component"),
         ("112-233-445 96", "snils", "invalid_checksum"),
         ("12345", "passport", "invalid_length"),
+        ("XX", "passport", "invalid_length"),
+        ("ЖД 1234567", "passport", "invalid_format"),
+        ("000000000", "passport", "invalid_component"),
+        ("II-ZZ 12", "birth_certificate", "invalid_format"),  # a Russian series shape, not a Bulgarian number
+        ("IIII-МЮ № 123456", "birth_certificate", "invalid_component"),
         ("МК 1234567", "other", "not_linkable_type"),
         ("7501010010", "none", "not_linkable_type"),
         ("7501010010", "ЕГН", "not_linkable_type"),
@@ -356,3 +364,24 @@ def test_a_column_of_one_identifier_type_can_be_linked_with_a_literal_type() -> 
     )
     assert out["passport_no"].to_list() == ["passport:3605123456", None, None]
     assert out["why"].to_list() == [None, "invalid_length", "missing"]
+
+
+def test_persons_linked_without_their_identifier_are_counted_by_type_reason_and_fallback() -> None:
+    persons = pl.DataFrame(
+        {
+            "national_id": ["XX", "II-ZZ 12", "XX", None, "7501010010", "МК 1234567", "7501010010", None],
+            "national_id_type": ["passport", "birth_certificate", "passport", "none", "egn", "other", "egn", None],
+        }
+    )
+    link = pl.Series(["fallback", "fallback", "none", "none", "national_id", "fallback", "national_id", "none"])
+    rows = unusable_identifiers(persons, link)
+    assert rows == [
+        {"id_type": "birth_certificate", "reason": "invalid_format", "fallback": "fallback", "persons": 1},
+        {"id_type": "none", "reason": "missing", "fallback": "none", "persons": 1},
+        {"id_type": "other", "reason": "not_linkable_type", "fallback": "fallback", "persons": 1},
+        {"id_type": "passport", "reason": "invalid_length", "fallback": "fallback", "persons": 1},
+        {"id_type": "passport", "reason": "invalid_length", "fallback": "none", "persons": 1},
+        {"id_type": "unstated", "reason": "missing", "fallback": "none", "persons": 1},
+    ]
+    assert sum(r["persons"] for r in rows) == int((link != "national_id").sum())
+    assert unusable_identifiers(persons.head(0), link.head(0)) == []

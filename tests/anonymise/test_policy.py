@@ -85,3 +85,142 @@ def test_a_perturbative_method_needs_its_section():
         PolicyError, match=r"line \d+: \[disclosure\] method = 'cell_key' needs a \[disclosure.cell_key\]"
     ):
         parse_policy(text, "policy.toml")
+
+
+def _line(message: str) -> int:
+    return int(message.split("line ")[1].split(":")[0])
+
+
+def _small(text: str) -> str:
+    """Return the policy with its release narrowed to T04, T10 and T11."""
+    tables = '"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11", "T12"'
+    assert tables in text
+    return text.replace(tables, '"T04", "T10", "T11"')
+
+
+def test_a_field_or_class_setting_overrides_the_contract_treatment():
+    p = parse_policy(_small(_with('SA = "keep_tristate"', 'SA = "drop"')))
+    assert p.treatments["persons.minority"] == p.treatments["cases.outcome"] == "drop"
+    assert p.treatments["events.specialist_role"] == "keep" and p.treatments["persons.birth_date"] == "age_at_reference"
+    assert {"persons.minority", "persons.disability", "persons.homeless"} <= p.dropped_fields()
+    text = _small(_with('SA = "keep_tristate"', 'SA = "drop"')).replace(
+        '"events.specialist_role" = "keep"', '"events.specialist_role" = "drop"\n"persons.disability" = "keep_tristate"'
+    )
+    p = parse_policy(text)
+    assert p.treatments["persons.disability"] == "keep_tristate" and p.treatments["events.specialist_role"] == "drop"
+    assert p.treatments["events.event_id"] == "pseudonymise"  # a record key is never dropped
+    assert parse_policy(default_policy_text()).dropped_fields() == {
+        "persons.address",
+        "persons.phone",
+        "persons.email",
+        "events.site_id",
+    }
+
+
+def test_a_table_that_needs_a_dropped_field_is_refused_naming_both_lines():
+    text = _with('"events.specialist_role" = "keep"', '"persons.minority" = "drop"')
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "policy.toml")
+    message = str(err.value)
+    assert "T01 needs persons.minority, which the policy drops" in message
+    assert "remove T01 from [release] tables or keep the field" in message and "T09 needs persons.minority" in message
+    lines = text.splitlines()
+    assert lines[_line(message) - 1].startswith("tables = [")
+    field_line = int(message.split("(line ")[1].split(")")[0])
+    assert lines[field_line - 1] == '"persons.minority" = "drop"'
+
+
+def test_a_class_drop_that_a_table_needs_is_refused_naming_the_class_line():
+    text = _with('OP = "keep"', 'OP = "drop"')
+    with pytest.raises(PolicyError) as err:
+        parse_policy(_small(text), "policy.toml")
+    message = str(err.value)
+    assert "T04 needs events.service_code, which the policy drops by [treatments] OP = 'drop'" in message
+    field_line = int(message.split("(line ")[1].split(")")[0])
+    assert text.splitlines()[field_line - 1] == 'OP = "drop"'
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('"persons.birth_date" = "keep"', "not implemented for this field; use 'age_at_reference' or 'drop'"),
+        ('"persons.minority" = "keep"', "use 'keep_tristate' or 'drop'"),
+        ('"persons.given_name" = "drop"', "links persons and never reaches the store"),
+        ('"persons.national_id" = "drop"', "links persons and never reaches the store"),
+        ('"memberships.family_id" = "drop"', "is a record key and cannot be dropped"),
+        ('"events.notes" = "keep"', "FT and can never be kept in the clear"),
+        ('"events.modality" = "generalise"', "use 'keep' or 'drop'"),
+        ("events.modality = 'drop'", "is not a field of interchange v1"),  # a bare dotted key is a table
+    ],
+)
+def test_a_field_treatment_the_code_does_not_apply_is_refused_at_its_line(setting, message):
+    text = _with('"events.specialist_role" = "keep"', setting)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "policy.toml")
+    assert message in str(err.value)
+    assert text.splitlines()[_line(str(err.value)) - 1] in (setting, "[fields]")
+
+
+def test_every_treatment_a_policy_can_set_is_one_the_code_implements():
+    from anonymise.policy import CLASS_TREATMENTS
+    from anonymise.treatments import TREATMENTS, allowed_treatments, fields
+
+    for name, f in fields():
+        assert set(allowed_treatments(name, f)) <= set(TREATMENTS), name
+    quality_only = _small(default_policy_text()).replace('"T04", "T10", "T11"', '"T11"')
+    for cls, names in CLASS_TREATMENTS.items():
+        for treatment in names:
+            current = next(line for line in quality_only.splitlines() if line.startswith(f"{cls} = "))
+            policy = parse_policy(quality_only.replace(current, f'{cls} = "{treatment}"'))
+            assert set(policy.treatments.values()) <= set(TREATMENTS), (cls, treatment)
+            applied = {t for n, t in policy.treatments.items() if policy.data["fields"].get(n) is None}
+            assert treatment in applied or treatment in {"pseudonymise_or_drop", "generalise"}, (cls, treatment)
+
+
+def test_notes_kept_for_one_entity_only_are_scrubbed_and_the_others_dropped():
+    p = parse_policy(_with('"events.specialist_role" = "keep"', '"cases.notes" = "scrub_then_keep"'))
+    assert p.keeps_scrubbed_notes
+    assert p.treatments["cases.notes"] == "scrub_then_keep" and p.treatments["events.notes"] == "drop_after_scan"
+    assert not parse_policy(default_policy_text()).keeps_scrubbed_notes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("disability = ", "disabilty = ", "[legal_basis] 'disabilty' is not a sensitive field of interchange v1"),
+        ("disability = ", "disabilty = ", "did you mean 'disability'?"),
+        ("homeless = ", "labour_status = ", "'labour_status' is not a sensitive field"),
+        ('homeless = "GDPR Art. 6(1)(e); Reg. (EU) 2021/1057 Annex I"', 'homeless = ""', "must state the legal basis"),
+        ("homeless = ", '"persons.disability" = ', "persons.disability has two legal bases"),
+    ],
+)
+def test_legal_basis_keys_are_the_contract_sensitive_fields(old, new, message):
+    text = _with(old, new)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "policy.toml")
+    assert message in str(err.value)
+    assert text.splitlines()[_line(str(err.value)) - 1].startswith(new.split(" = ")[0])
+
+
+def test_a_kept_sensitive_field_needs_a_legal_basis_and_a_dropped_one_does_not():
+    text = _with('outcome = "GDPR Art. 6(1)(e); Child Protection Act"\n', "")
+    with pytest.raises(PolicyError, match=r"line \d+: \[legal_basis\] states no legal basis for cases.outcome"):
+        parse_policy(text, "policy.toml")
+    dropped = text.replace('"events.specialist_role" = "keep"', '"cases.outcome" = "drop"')
+    assert parse_policy(_small(dropped)).treatments["cases.outcome"] == "drop"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('"samara-krug" = "ru"', "'samara-krug' = 'bg-central'", "[domains] samara-krug must stay in 'ru'"),
+        ('"plovdiv-ksuds" = "bg-central"', "'plovdiv' = 'bg-central'", "'plovdiv' is not in the partner registry"),
+        ('"plovdiv-ksuds" = "bg-central"', "plovdiv-ksuds = 'ru'", "plovdiv-ksuds must stay in 'bg-central'"),
+    ],
+)
+def test_domains_are_checked_against_the_registry_at_the_line_of_a_quoted_or_bare_key(old, new, message):
+    text = _with(old, new)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, "policy.toml")
+    assert message in str(err.value)
+    assert text.splitlines()[_line(str(err.value)) - 1] == new

@@ -98,3 +98,37 @@ def test_russian_names_use_icao_and_stay_in_their_own_keys():
     ru_a = _cid(_batch("Юлия", "Щербакова", "2017-01-01"), 1, "ru")[0]
     ru_b = _cid(_batch("Iuliia", "Shcherbakova", "2017-01-01"), 10, "ru")[0]
     assert ru_a == ru_b
+
+
+def _many_events(n: int):
+    batch = _batch("Иван", "Петров", "2019-03-12")
+    events = pl.concat([batch["events"]] * n).with_columns(pl.format("e{}", pl.int_range(pl.len())).alias("event_id"))
+    return batch | {"events": events}
+
+
+def test_collisions_are_counted_per_kind_and_only_stand_ins_leave_the_batch():
+    from datetime import date
+
+    out = pseudonymise_batch(_many_events(20), _keys(1), "p1", date(2025, 12, 31), stand_in_key=bytes(range(32)))
+    assert out.linkage["collisions"] == 0 and set(out.collisions.values()) == {0}
+    assert {"local/person", "local/event", "central/person"} <= set(out.collisions)
+    for kind, frame in out.pairs.items():
+        assert frame.columns == ["pseudonym", "stand_in"], kind
+        assert frame["stand_in"].dtype == pl.UInt64
+    assert out.pairs["local/event"].height == 20
+    assert not pseudonymise_batch(_many_events(2), _keys(1), "p1", date(2025, 12, 31)).pairs  # no key, no pairs
+
+
+def test_truncated_pseudonyms_collide_and_are_counted(monkeypatch):
+    from datetime import date
+
+    import anonymise.pseudonymise as module
+
+    real = module.pseudonym
+    monkeypatch.setattr(module, "pseudonym", lambda column, key, length=32: real(column, key, 1))
+    out = pseudonymise_batch(_many_events(20), _keys(1), "p1", date(2025, 12, 31), stand_in_key=bytes(range(32)))
+    # 20 event IDs, at most 16 one-hex-digit pseudonyms: at least 4 events merged
+    assert out.collisions["local/event"] >= 4
+    assert out.linkage["collisions"] == sum(out.collisions.values()) >= 4
+    pairs = out.pairs["local/event"]
+    assert pairs.height - pairs["pseudonym"].n_unique() == out.collisions["local/event"]

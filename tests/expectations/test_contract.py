@@ -4,7 +4,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from anonymise.identifiers import checksum_valid
+from anonymise.identifiers import checksum_valid, invalid_reason
 from expectations.contract import RESULT_FORMAT, checks_for, suite_json, validate_entity
 from flows.ingest import Batch, read_batch
 from flows.stages import check_batch
@@ -98,9 +98,49 @@ def test_the_suite_is_built_from_the_contract():
 
 
 @pytest.mark.parametrize(
-    ("number", "kind"), [("112-233-445 96", "snils"), ("1111111111", "lnc"), ("1847230711", "egn")]
+    ("number", "kind", "reason"),
+    [
+        ("112-233-445 96", "snils", "invalid_checksum"),
+        ("1111111111", "lnc", "invalid_component"),  # passes the check digit, but a placeholder
+        ("1847230711", "egn", "invalid_checksum"),
+        ("1953120316", "egn", "invalid_component"),  # month 13 (53 − 40): no such birth date
+        ("194512031", "egn", "invalid_length"),  # too short
+        ("19451203A6", "egn", "invalid_format"),  # a letter
+        ("711104292", "lnc", "invalid_length"),
+        ("112-233-445", "snils", "invalid_length"),
+    ],
 )
-def test_national_ids_failing_their_check_are_quarantined(tmp_path, number, kind):
+def test_national_ids_failing_their_check_are_quarantined_by_reason(tmp_path, number, kind, reason):
     folder = write_batch(tmp_path, rows={"persons": [_person(national_id=number, national_id_type=kind), *PERSONS[1:]]})
     result = check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
-    assert result["entities"]["persons"]["reasons"] == {"invalid_checksum:national_id": 1}
+    assert result["entities"]["persons"]["reasons"] == {f"{reason}:national_id": 1}
+    quarantine = pl.read_csv(tmp_path / "ws/quarantine/ruse-svetilnik/b1/persons.csv")
+    assert quarantine.rows() == [(1, 2, f"{reason}:national_id")]
+
+
+def test_every_national_id_reason_has_its_own_expectation_in_the_suite():
+    reasons = {
+        e["meta"]["reason"] for e in suite_json("persons")["expectations"] if e["meta"]["field"] == "national_id"
+    }
+    assert reasons == {"invalid_format", "invalid_length", "invalid_component", "invalid_checksum"}
+
+
+def test_unusable_passports_and_birth_certificates_are_not_quarantined(tmp_path):
+    # no check digit to fail: they are linked by the fallback key instead, and counted in the report
+    rows = [
+        _person(national_id="XX", national_id_type="passport"),
+        *PERSONS[1:2],
+        [*PERSONS[2][:5], "II-ZZ 12", "birth_certificate", *PERSONS[2][7:]],
+    ]
+    folder = write_batch(tmp_path, rows={"persons": rows})
+    result = check_batch(Batch("ruse-svetilnik", "b1", folder), Workspace(tmp_path / "ws"), TODAY)
+    assert result["entities"]["persons"]["quarantined"] == 0
+
+
+def test_a_yes_or_no_national_id_check_still_counts_failures_as_checksum_errors(tmp_path):
+    folder = write_batch(tmp_path, rows={"persons": [_person(national_id="1953120316"), *PERSONS[1:]]})
+    raw = read_batch(Batch("ruse-svetilnik", "b1", folder))
+    outcome = validate_entity(ENTITIES["persons"], raw["persons"].frame, {}, TODAY, checksum_valid)
+    assert outcome.quarantine["reasons"].to_list() == [["invalid_checksum:national_id"]]
+    outcome = validate_entity(ENTITIES["persons"], raw["persons"].frame, {}, TODAY, invalid_reason)
+    assert outcome.quarantine["reasons"].to_list() == [["invalid_component:national_id"]]
