@@ -1,4 +1,4 @@
-"""The ``zakrila`` command line: demo, synth, run, verify, keys, policy, ledger, subjects.
+"""The ``zakrila`` command line: demo, synth, run, verify, report, keys, policy, ledger, subjects.
 
 Every command exits 0 on success and otherwise prints one line saying why, and exits non-zero.
 """
@@ -6,27 +6,36 @@ Every command exits 0 on success and otherwise prints one line saying why, and e
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from anonymise.dp import BudgetLedger, LedgerKey
+    from flows.publish import ReportCheck
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="zakrila — pseudonymise social-service records and publish GDPR-safe tables.",
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # soft wrap: a long line stays one line when piped
 DEMO_PERIOD = "2025"
 
 
-def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]zakrila:[/] {message}")
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print why on stderr as exactly one line ("zakrila: …", never wrapped, no markup) and exit."""
+    line = " ".join(str(message).split())
+    console.print(Text.assemble(("zakrila:", "bold red"), " ", line), soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -39,9 +48,21 @@ def synth(
 ) -> None:
     """Write realistic synthetic batches for the five partners (truth file beside the inbox)."""
     from flows.synth import generate
+    from flows.synth.generate import truth_path_for
 
-    with console.status("generating synthetic partner batches…"):
-        summary = generate(inbox, scale=scale, seed=seed, defects=defects)
+    if not (math.isfinite(scale) and scale > 0):
+        _fail(f"--scale must be a positive number (1.0 is a pilot), not {scale}", 2)
+    if not (math.isfinite(defects) and 0 <= defects < 1):
+        _fail(f"--defects must be a share from 0 up to (not including) 1, not {defects}", 2)
+    if inbox.exists() and not inbox.is_dir():
+        _fail(f"--inbox {inbox} exists and is not a folder", 2)
+    if truth_path_for(inbox).is_dir():
+        _fail(f"the truth file's place {truth_path_for(inbox)} is a folder", 2)
+    try:
+        with console.status("generating synthetic partner batches…"):
+            summary = generate(inbox, scale=scale, seed=seed, defects=defects)
+    except (ValueError, OSError) as exc:
+        _fail(f"cannot write the synthetic inbox {inbox}: {exc}")
     total = sum(sum(e.values()) for e in summary.counts.values())
     console.print(
         f"wrote {total:,} rows for {len(summary.counts)} partners into {inbox} "
@@ -54,6 +75,7 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
     from anonymise.period import Period
     from anonymise.policy import PolicyError
     from flows.governance import approved_policy
+    from flows.ingest import discover_batches
     from flows.keystore import open_store
     from flows.pipeline import RunFailed, StageFailed, run_pipeline
     from flows.stages import LeakFound
@@ -70,11 +92,94 @@ def _run(inbox: Path, workspace: Path, period: str, jurisdiction: str) -> dict[s
         open_store(Workspace(workspace).keys, prompt=_prompt_passphrase)
     except (PolicyError, KeyStoreError) as exc:
         _fail(str(exc))
+    batches, skipped = discover_batches(inbox, jurisdiction)  # type: ignore[arg-type]
+    if not batches:
+        why = f"skipped {'; '.join(skipped)}" if skipped else "it holds no <partner>/<batch>/ folder"
+        _fail(f"no {jurisdiction} batches in {inbox} ({why}); nothing was run")
     try:
-        return run_pipeline(inbox=inbox, workspace=workspace, period=period, jurisdiction=jurisdiction)
+        with _prefect_console_held(), console.status("running the pipeline…"):
+            return run_pipeline(inbox=inbox, workspace=workspace, period=period, jurisdiction=jurisdiction)
     except (RunFailed, StageFailed, LeakFound, PolicyError, KeyStoreError) as exc:
         _fail(str(exc))
-    raise AssertionError("unreachable")
+    except Exception as exc:  # the message may quote data: its type only (the details are in Prefect's run log)
+        if os.environ.get("ZAKRILA_DEBUG") == "1":
+            raise
+        _fail(
+            f"the run stopped on an unexpected {type(exc).__name__}; see the flow run's log in Prefect, or rerun "
+            "with ZAKRILA_DEBUG=1 on a secure machine for the traceback"
+        )
+
+
+class _HeldConsole(logging.Filter):
+    """Holds what one of Prefect's console handlers would print while the CLI runs a flow.
+
+    Prefect prints its progress and, when a run fails, the exception's traceback before the CLI's
+    reason. The CLI holds those records (Prefect's API handler still sends them to its database, so
+    the run's log keeps every detail): after a run that wrote a release they are printed as Prefect
+    would have printed them; after a failure they are dropped, and so is anything below ERROR that
+    Prefect prints later in the process (it stops its temporary server at exit). Library use of the
+    flow is unaffected: only the CLI installs these filters.
+    """
+
+    def __init__(self, handler: logging.Handler) -> None:
+        super().__init__("zakrila-cli")
+        self.handler = handler
+        self.mode = "pass"  # "hold" while a run is under way; "failed" after a run that failed
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.mode == "hold":
+            self.held.append(record)
+            return False
+        return self.mode == "pass" or record.levelno >= logging.ERROR
+
+    def release(self, replay: bool) -> None:
+        """Stop holding: print what was held (``replay``), or drop it and keep quiet below ERROR."""
+        held, self.held = self.held, []
+        self.mode = "pass" if replay else "failed"
+        for record in held if replay else []:
+            if record.levelno >= self.handler.level:
+                self.handler.handle(record)
+
+
+def _prefect_console_filters() -> list[_HeldConsole]:
+    """Return the CLI's filter on each of Prefect's console handlers (installed once per handler)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger()] + [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.split(".")[0] in ("prefect", "uvicorn", "fastapi")
+    ]
+    filters: dict[int, _HeldConsole] = {}
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, PrefectConsoleHandler) or type(handler).__name__ == "_SafeStreamHandler":
+                mine = [f for f in handler.filters if isinstance(f, _HeldConsole)]
+                if not mine:
+                    mine = [_HeldConsole(handler)]
+                    handler.addFilter(mine[0])
+                filters[id(handler)] = mine[0]
+    return list(filters.values())
+
+
+@contextmanager
+def _prefect_console_held() -> Iterator[None]:
+    """Hold Prefect's console output while a flow runs: printed if it succeeds, dropped if it fails."""
+    import flows.pipeline  # noqa: F401  (Prefect configures its logging handlers when it is imported)
+
+    filters = _prefect_console_filters()
+    for f in filters:
+        f.release(replay=False)
+        f.mode = "hold"
+    try:
+        yield
+    except BaseException:
+        for f in filters:
+            f.release(replay=os.environ.get("ZAKRILA_DEBUG") == "1")
+        raise
+    for f in filters:
+        f.release(replay=True)
 
 
 @app.command()
@@ -100,12 +205,12 @@ def _prompt_passphrase() -> str:
 @app.command()
 def demo(workspace: Path = typer.Option(Path("workspace"), help="Workspace for the demo run.")) -> None:
     """Generate synthetic partners and run the pipeline on them; print where the results are."""
-    import os
-
     from flows.governance import DPO_PASSPHRASE_ENV
     from flows.keystore import PASSPHRASE_ENV
     from flows.synth import generate
 
+    if workspace.exists() and not workspace.is_dir():
+        _fail(f"--workspace {workspace} exists and is not a folder", 2)
     started = time.monotonic()
     if not os.environ.get(PASSPHRASE_ENV):
         os.environ[PASSPHRASE_ENV] = "zakrila-demo-only"
@@ -127,17 +232,64 @@ def demo(workspace: Path = typer.Option(Path("workspace"), help="Workspace for t
 def verify(
     release: Path = typer.Argument(..., help="A release folder."),
     key_sha256: str = typer.Option(None, help="SHA-256 of the trusted public key (from the data officer)."),
+    require_approval: bool = typer.Option(
+        False, "--require-approval", help="Exit non-zero unless the DPO approved the release's run report."
+    ),
 ) -> None:
-    """Verify a release: the manifest's signature and every file's SHA-256."""
-    from flows.publish import verify_release
+    """Verify a release: the manifest's signature and every file's SHA-256; then say whether its run
+    report (in the release's workspace, reports/*/report.json) verifies and what the DPO decided."""
+    from flows.publish import release_reports, standing_decision, verify_release
 
     result = verify_release(release, key_sha256)
     if not result.ok:
         _fail("; ".join(result.problems))
+    files = len(json.loads((release / "manifest.json").read_text())["files"])
+    checks = release_reports(release)
+    standing = standing_decision(checks)
+    if require_approval and (standing is None or not standing.approved):
+        _fail(f"{release}: the release verifies, but {_no_approval(release, checks, standing)}")
     console.print(
-        f"[green]ok[/] {release}: signature and {len(json.loads((release / 'manifest.json').read_text())['files'])}"
-        f" file hashes verified (key {result.public_key_sha256})"
+        Text.assemble(
+            ("ok", "green"), f" {release}: signature and {files} file hashes verified (key {result.public_key_sha256})"
+        )
     )
+    if not checks:
+        console.print(Text(f"report   none of {release.resolve().parent.parent / 'reports'} names this release"))
+    for check in checks:
+        console.print(Text(f"report   {_signoff_line(check)}"))
+
+
+def _signoff_line(check: ReportCheck) -> str:
+    """Return one line on a run report: whether it verifies, and the DPO's decision on it."""
+    head = f"{check.run_id or check.folder.name}: "
+    head += "signature verified" if check.intact else "NOT trusted — " + "; ".join(check.problems)
+    d = check.decision
+    if d is None:
+        return head + ("; DPO decision pending" if check.decision_problem is None else f"; {check.decision_problem}")
+    what = str(d.get("decision", "")).replace("_", " ")
+    if d.get("conditions"):
+        what += f" ({d['conditions']})"
+    made = f"{what}, {d.get('decided_at')} by DPO key {str(d.get('dpo_key_sha256'))[:16]}…"
+    if check.decision_problem:
+        return head + f"; DPO decision {made} does NOT hold: {check.decision_problem}"
+    return head + f"; DPO decision: {made}, signature verified"
+
+
+def _no_approval(release: Path, checks: list[ReportCheck], standing: ReportCheck | None) -> str:
+    """Return why a release has no valid DPO approval (for --require-approval)."""
+    if not checks:
+        return f"no run report in {release.resolve().parent.parent / 'reports'} names it"
+    if standing is not None and standing.decision is not None:
+        d = standing.decision
+        note = f": {d['note']}" if d.get("note") else ""
+        return f"the DPO rejected its run report {standing.run_id} ({d.get('decided_at')}){note}"
+    intact = [c for c in checks if c.intact]
+    if not intact:
+        return "its run report does not verify: " + "; ".join(p for c in checks for p in c.problems)
+    broken = [c.decision_problem for c in intact if c.decision_problem]
+    if broken:
+        return "the DPO's decision on its run report does not hold: " + "; ".join(broken)
+    return f"the DPO has not decided on its run report ({', '.join(str(c.run_id) for c in intact)})"
 
 
 @app.command()
@@ -180,7 +332,7 @@ app.add_typer(subjects_app, name="subjects")
 WORKSPACE = typer.Option(Path("workspace"), help="The workspace (keys/, policy.toml, store/ …).")
 
 
-def _init(workspace: Path, dpo_public_key: Path | None) -> None:
+def _init(workspace: Path, dpo_public_key: Path | None, replace_dpo_key: bool = False) -> None:
     import os
 
     from anonymise.keys import KeyStoreError
@@ -195,7 +347,7 @@ def _init(workspace: Path, dpo_public_key: Path | None) -> None:
         store, added = KeyStore.init(
             ws.keys, passphrase_from_environment(_prompt_passphrase), domains_for("bg") + domains_for("ru")
         )
-        done = init_governance(ws, os.environ.get(DPO_PASSPHRASE_ENV), dpo_public_key)
+        done = init_governance(ws, os.environ.get(DPO_PASSPHRASE_ENV), dpo_public_key, replace_dpo_key)
     except (KeyStoreError, PolicyError) as exc:
         _fail(str(exc))
     for domain in added:
@@ -208,14 +360,24 @@ def _init(workspace: Path, dpo_public_key: Path | None) -> None:
 def keys_init(
     workspace: Path = WORKSPACE,
     dpo_public_key: Path = typer.Option(None, help="The DPO's Ed25519 public key (PEM), if the DPO keeps the pair."),
+    replace_dpo_key: bool = typer.Option(
+        False,
+        "--replace-dpo-key",
+        help="Replace a registered DPO key with --dpo-public-key (recorded in keys/dpo.history.jsonl; the policy "
+        "must then be approved again).",
+    ),
 ) -> None:
-    """Create the key store (one key per domain), the DPO key pair and the workspace policy."""
-    _init(workspace, dpo_public_key)
+    """Create the key store (one key per domain), the DPO key pair and the workspace policy.
+
+    An existing DPO key is never replaced without --replace-dpo-key: whoever holds it approves policies.
+    """
+    _init(workspace, dpo_public_key, replace_dpo_key)
 
 
 @keys_app.command("show")
 def keys_show(workspace: Path = WORKSPACE) -> None:
     """Print key IDs, generations, creation dates and fingerprints — never key material."""
+    from rich.measure import Measurement
     from rich.table import Table
 
     from anonymise.keys import KeyStoreError
@@ -227,6 +389,8 @@ def keys_show(workspace: Path = WORKSPACE) -> None:
     except KeyStoreError as exc:
         _fail(str(exc))
     table = Table("domain", "key ID", "created", "age (days)", "fingerprint", "retired", "destroyed")
+    for column in table.columns:
+        column.no_wrap = True  # IDs and fingerprints are never cut ("bg-cent…"), whatever the width
     for domain in store.domains():
         i = store.info(domain)
         table.add_row(
@@ -238,7 +402,9 @@ def keys_show(workspace: Path = WORKSPACE) -> None:
             ",".join(map(str, i.retired_generations)),
             ",".join(map(str, i.destroyed_generations)),
         )
-    Console().print(table)
+    terminal = Console()
+    needed = Measurement.get(terminal, terminal.options.update_width(1000), table).maximum
+    Console(width=max(terminal.width, needed)).print(table)
 
 
 @keys_app.command("rotate")
@@ -261,28 +427,56 @@ def keys_rotate(
     forget_unlocked()
     console.print(
         f"rotated {result['from']} → {result['to']}: {result['pairs']:,} pseudonyms mapped, "
-        f"{result['values_mapped']:,} store values re-keyed, {result['register_unmapped']} register entries unmapped"
+        f"{result['values_mapped']:,} store values in {result['folders_rekeyed']} folders re-keyed, "
+        f"{result['register_mapped']} register entries re-keyed",
+        soft_wrap=True,
     )
-    console.print(
-        f"the old generation can be destroyed: zakrila keys destroy --domain {domain} "
-        f"--generation {result['from'].rsplit('#', 1)[1]}"
-    )
+    for folder, values in result["folders_not_rekeyed"].items():
+        console.print(
+            f"[yellow]not re-keyed:[/] {folder}: {values:,} pseudonyms the inbox does not explain (kept as they were)",
+            soft_wrap=True,
+        )
+    if result["register_unmapped"]:
+        console.print(
+            f"[yellow]not re-keyed:[/] {result['register_unmapped']} erasure-register entries "
+            "the inbox does not explain",
+            soft_wrap=True,
+        )
+    for key_id, blockers in result["still_in_use"].items():
+        console.print(
+            f"[yellow]keep {key_id}[/]: still in use by {'; '.join(blockers)} — rotate again with an inbox that holds "
+            "their batches before destroying it",
+            soft_wrap=True,
+        )
+    for key_id in result["destroyable"]:
+        generation = key_id.rsplit("#", 1)[1]
+        console.print(
+            f"{key_id} is no longer used: zakrila keys destroy --domain {domain} --generation {generation}",
+            soft_wrap=True,
+        )
 
 
 @keys_app.command("destroy")
 def keys_destroy(
     domain: str = typer.Option(...), generation: int = typer.Option(...), workspace: Path = WORKSPACE
 ) -> None:
-    """Destroy a retired key generation for good."""
+    """Destroy a retired key generation for good, and the re-keying maps that link it to another one.
+
+    Refused while a store folder or an erasure-register entry still depends on the generation.
+    """
     from anonymise.keys import KeyStoreError
     from flows.keystore import open_store
+    from flows.rotation import RotationError, destroy_generation
     from flows.workspace import Workspace
 
+    ws = Workspace(workspace)
     try:
-        open_store(Workspace(workspace).keys, prompt=_prompt_passphrase).destroy(domain, generation)
-    except KeyStoreError as exc:
+        result = destroy_generation(ws, open_store(ws.keys, prompt=_prompt_passphrase), domain, generation)
+    except (KeyStoreError, RotationError) as exc:
         _fail(str(exc))
-    console.print(f"destroyed {domain}#{generation}")
+    console.print(f"destroyed {result['destroyed']}", soft_wrap=True)
+    for name in result["maps_deleted"]:
+        console.print(f"deleted the re-keying map keys/rekey/{name}", soft_wrap=True)
 
 
 def _approve(workspace: Path, dpo_key: Path | None) -> None:
@@ -313,7 +507,7 @@ def policy_approve(
 def policy_show(workspace: Path = WORKSPACE) -> None:
     """Print the policy in force, its hash and whether the DPO approved it."""
     from anonymise.policy import PolicyError
-    from flows.governance import approved_policy, read_policy
+    from flows.governance import approved_policy, dpo_key_history, read_policy
     from flows.workspace import Workspace
 
     ws = Workspace(workspace)
@@ -324,9 +518,18 @@ def policy_show(workspace: Path = WORKSPACE) -> None:
     print(policy.text)
     try:
         _, record = approved_policy(ws)
-        console.print(f"SHA-256 {policy.sha256}: approved {record['approved_at']}")
+        console.print(f"SHA-256 {policy.sha256}: approved {record['approved_at']}", soft_wrap=True)
     except PolicyError as exc:
-        console.print(f"SHA-256 {policy.sha256}: [bold red]not approved[/] — {exc}")
+        console.print(f"SHA-256 {policy.sha256}: [bold red]not approved[/] — {exc}", soft_wrap=True, highlight=False)
+    history = dpo_key_history(ws)
+    if history["current_sha256"]:
+        last = history["changes"][-1]["changed_at"] if history["changes"] else "never recorded"
+        console.print(
+            f"DPO key {history['current_sha256']}: {len(history['changes'])} recorded change(s), last {last}",
+            soft_wrap=True,
+        )
+    for note in [*history["unrecorded_changes"], *([history["problem"]] if history["problem"] else [])]:
+        console.print(f"[bold red]DPO key:[/] {note}", soft_wrap=True, highlight=False)
 
 
 JURISDICTION = typer.Option("bg", help="The release series: bg or ru.")
@@ -441,6 +644,55 @@ def subjects_erase(
     except (KeyStoreError, ErasureError, UnknownPartner) as exc:
         _fail(str(exc))
     console.print(f"recorded for erasure under {entry['key_id']} (by {entry['by']}); applied from the next run")
+
+
+report_app = typer.Typer(
+    no_args_is_help=True, help="Run reports: the DPO approves (with or without conditions) or rejects one."
+)
+app.add_typer(report_app, name="report")
+RUN_ID = typer.Option(..., "--run-id", help="The run whose report is decided: reports/<run_id>/.")
+NOTE = typer.Option(None, help="The DPO's note, kept in the decision record.")
+DPO_KEY = typer.Option(None, help="The DPO's private key (default: keys/dpo.key.pem).")
+
+
+def _decide(
+    workspace: Path, run_id: str, decision: str, conditions: str | None, note: str | None, dpo_key: Path | None
+) -> None:
+    from flows.governance import DPO_PASSPHRASE_ENV
+    from flows.report import SignOffError, decide
+    from flows.workspace import Workspace
+
+    def passphrase() -> str:
+        return os.environ.get(DPO_PASSPHRASE_ENV) or str(typer.prompt("DPO key passphrase", hide_input=True))
+
+    try:
+        record = decide(Workspace(workspace), run_id, decision, conditions, note, dpo_key, passphrase)
+    except SignOffError as exc:
+        _fail(str(exc))
+    console.print(
+        Text(
+            f"{record['decision'].replace('_', ' ')}: report {run_id} (SHA-256 {record['report_sha256'][:16]}…) "
+            f"signed by DPO key {record['dpo_key_sha256'][:16]}…: {workspace / 'reports' / run_id / 'decision.json'}"
+        )
+    )
+
+
+@report_app.command("approve")
+def report_approve(
+    run_id: str = RUN_ID,
+    conditions: str = typer.Option(None, help="Approve with these conditions (kept in the decision record)."),
+    note: str = NOTE,
+    dpo_key: Path = DPO_KEY,
+    workspace: Path = WORKSPACE,
+) -> None:
+    """Approve a run report (with --conditions: approve with conditions) by the DPO's signature over its hash."""
+    _decide(workspace, run_id, "approve_with_conditions" if conditions else "approve", conditions, note, dpo_key)
+
+
+@report_app.command("reject")
+def report_reject(run_id: str = RUN_ID, note: str = NOTE, dpo_key: Path = DPO_KEY, workspace: Path = WORKSPACE) -> None:
+    """Reject a run report by the DPO's signature over its hash."""
+    _decide(workspace, run_id, "reject", None, note, dpo_key)
 
 
 def main() -> None:

@@ -9,21 +9,42 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jinja2 import Environment, select_autoescape
 
-from anonymise.policy import Policy
+from anonymise.keys import KeyStoreError, public_key_fingerprint
+from anonymise.policy import Policy, PolicyError
+from anonymise.treatments import TREATMENTS, inventory, policy_drops, unused_by_release
+from flows.governance import DPO_PRIVATE, DPO_PUBLIC, dpo_public_key
+from flows.publish import (
+    DECISION,
+    DECISION_SIGNATURE,
+    DECISIONS,
+    MANIFEST,
+    PUBLIC_KEY,
+    REPORT,
+    REPORT_LABEL,
+    REPORT_SIGNATURE,
+    check_report,
+    decision_message,
+    sha256_file,
+    sign_report,
+)
 from flows.stages import SUPPRESSION_GUARANTEE, cell_key_guarantee
 from flows.workspace import Workspace
-from schemas.contract import SCHEMA_VERSION, field_inventory
+from schemas.contract import SCHEMA_VERSION
 from schemas.geography import GEOGRAPHY_VERSION
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: quarantine_reasons by bare reason code (fields in quarantine_reasons_by_field); signed
+ROW_REASON = "_row"  # the "field" of a reason about the whole row (wrong_field_count)
 
 
 def code_version() -> str:
@@ -70,7 +91,8 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
     checks = facts["checks"]
     inputs: dict[str, dict[str, Any]] = {}
     input_files: dict[str, dict[str, Any]] = {}
-    reasons: dict[str, dict[str, int]] = {}
+    reasons: dict[str, dict[str, int]] = {}  # partner → bare reason code → rows (summed over fields)
+    reasons_by_field: dict[str, dict[str, dict[str, int]]] = {}  # partner → reason → field → rows
     unexpected: dict[str, dict[str, list[str]]] = {}
     completeness: dict[str, dict[str, Any]] = {}
     batches = []
@@ -86,8 +108,12 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             input_files.setdefault(p, {}).setdefault(c["batch"], []).append(
                 {"file": e["file"], "sha256": e["sha256"], "rows": e["received"], "schema": SCHEMA_VERSION}
             )
-            for r, n in e["reasons"].items():
-                reasons.setdefault(p, {})[r] = reasons.get(p, {}).get(r, 0) + n
+            for code, n in e["reasons"].items():  # "<reason>:<field>", or a bare reason about the whole row
+                reason, _, field = code.partition(":")
+                per_partner = reasons.setdefault(p, {})
+                per_partner[reason] = per_partner.get(reason, 0) + n
+                by_field = reasons_by_field.setdefault(p, {}).setdefault(reason, {})
+                by_field[field or ROW_REASON] = by_field.get(field or ROW_REASON, 0) + n
             if e["extra_columns"]:
                 unexpected.setdefault(p, {})[name] = e.get("extra_column_findings") or [
                     {"column": c, "kinds": {}, "treatment": "dropped"} for c in e["extra_columns"]
@@ -100,6 +126,7 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
     domains = [keys.info(d).__dict__ for d in facts["domains"]]
     release = facts.get("release")
     audit = facts.get("audit", {})
+    signing = _signing_key_sha256(facts["keys"])
     finished = datetime.now(UTC)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
@@ -112,7 +139,11 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
         "release_id": release["release_id"] if release else None,
         "release_files": [f["name"] for f in release["files"]] if release else [],
         "inputs": inputs,
-        "quarantine_reasons": reasons,
+        "quarantine_reasons": {p: dict(sorted(rs.items())) for p, rs in sorted(reasons.items())},
+        "quarantine_reasons_by_field": {
+            p: {r: dict(sorted(fs.items())) for r, fs in sorted(rs.items())}
+            for p, rs in sorted(reasons_by_field.items())
+        },
         "identity": {
             "run_id": facts["run_id"],
             "started": facts["started"].isoformat(timespec="seconds"),
@@ -138,12 +169,7 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "geography": GEOGRAPHY_VERSION,
             "processing_jurisdiction": facts["jurisdiction"],
         },
-        "field_inventory": {
-            "fields": field_inventory().to_dicts(),
-            "policy_overrides": policy.data.get("fields", {}),
-            "unexpected_fields": {"found": unexpected, "treatment": "reported and dropped, never passed on"},
-            "free_text": {"treatment": policy.data["treatments"]["FT"], "detections": text_scan},
-        },
+        "field_inventory": _field_inventory(policy, facts, unexpected, text_scan),
         "pseudonymisation": {
             "algorithm": "HMAC-SHA256 under per-domain keys derived with HKDF-SHA256 per purpose "
             "(person, family, case, staff, event, fallback); truncated to 128 bits (32 hex digits)",
@@ -153,10 +179,18 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "RU ICAO 9303)",
             "domains": domains,
             "rotations": _rotations(ws),
-            "linkage": linkage,
+            "linkage": _linkage_by_partner(facts.get("stored", [])),
             "invalid_national_ids": {
-                p: sum(n for r, n in reasons.get(p, {}).items() if r.endswith(":national_id")) for p in inputs
+                p: sum(fs.get("national_id", 0) for fs in reasons_by_field.get(p, {}).values()) for p in inputs
             },
+            # ЕГН, ЛНЧ, СНИЛС failing their check are quarantined, per reason (the python-stdnum error)
+            "invalid_national_ids_by_reason": {
+                p: {
+                    r: fs["national_id"] for r, fs in sorted(reasons_by_field.get(p, {}).items()) if "national_id" in fs
+                }
+                for p in inputs
+            },
+            "without_usable_identifier": _without_usable_identifier(facts.get("stored", [])),
             "national": facts.get("aggregates", {}).get("national"),
             "collisions": sum(v.get("collisions", 0) for v in linkage.values()),
             "erasure": facts.get("erasure"),
@@ -189,6 +223,8 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "release_id": release["release_id"] if release else None,
             "release_dir": release["release_dir"] if release else None,
             "files": release["files"] if release else [],
+            "manifest_sha256": sha256_file(Path(release["release_dir"]) / MANIFEST) if release else None,
+            "signing_key_sha256": signing,
             "classification": policy.data["release"]["classification"],
             "recipient": policy.data["release"]["recipient"],
             "retention": {
@@ -196,13 +232,31 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
                 "intermediate_tables": "deleted at the end of the run",
             },
         },
+        "signature": {
+            "algorithm": "Ed25519",
+            "file": REPORT_SIGNATURE,
+            "public_key": PUBLIC_KEY,
+            "public_key_sha256": signing,
+            "message": f'"{REPORT_LABEL.decode().strip()}", a newline, and the SHA-256 (hex) of {REPORT}',
+        }
+        if signing
+        else None,
         "decision": {
             "status": "pending",
-            "options": ["approve", "approve_with_conditions", "reject"],
-            "signature": None,
+            "options": list(DECISIONS),
+            "record": f"{DECISION} beside this report, with the DPO's Ed25519 signature in {DECISION_SIGNATURE}: "
+            f"it names this report's SHA-256, so {REPORT} itself never changes after it is signed",
         },
     }
     return report
+
+
+def _signing_key_sha256(keys: Any) -> str | None:
+    """Return the fingerprint of the release-signing key, or None if the key store has none."""
+    try:
+        return public_key_fingerprint(keys.signing_key().public_key())
+    except KeyStoreError:
+        return None
 
 
 def disclosure_method(policy: Policy, control: dict[str, Any] | None, ledger: dict[str, Any] | None) -> dict[str, Any]:
@@ -297,22 +351,125 @@ def _rotations(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def write_report(ws: Workspace, facts: dict[str, Any]) -> Path:
-    """Write report.json and report.html for a run; return the report folder."""
+    """Write report.json, sign it with the release-signing key (report.sig) and write report.html;
+    return the report folder."""
     report = build_report(ws, facts)
     folder = ws.reports / facts["run_id"]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(
-        json.dumps(report, indent=1, ensure_ascii=False, sort_keys=True) + "\n", "utf-8"
-    )
-    (folder / "report.html").write_text(render_html(report), "utf-8")
+    (folder / REPORT).write_text(json.dumps(report, indent=1, ensure_ascii=False, sort_keys=True) + "\n", "utf-8")
+    signed = report["signature"] is not None
+    digest = sign_report(folder, facts["keys"].signing_key()) if signed else sha256_file(folder / REPORT)
+    view = {"report_sha256": digest, "problems": [] if signed else [f"{REPORT} is not signed"]}
+    (folder / "report.html").write_text(render_html(report, view), "utf-8")
     return folder
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """Return the report as a self-contained HTML page (inline CSS and SVG, no scripts, no network)."""
+def render_html(report: dict[str, Any], signoff: dict[str, Any] | None = None) -> str:
+    """Return the report as a self-contained HTML page (inline CSS and SVG, no scripts, no network).
+
+    ``signoff`` is what section H shows beside the report: ``report_sha256``, ``problems`` (why
+    report.json does not verify), and the DPO's ``decision`` with its ``decision_problem``.
+    """
     env = Environment(autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
     template = env.from_string(resources.files("flows").joinpath("templates", "report.html").read_text("utf-8"))
-    return template.render(r=report, bars=_bars(report))
+    return template.render(r=report, s=signoff or {}, bars=_bars(report))
+
+
+class SignOffError(RuntimeError):
+    """The DPO's decision cannot be recorded; the message is one line saying why."""
+
+
+def decide(
+    ws: Workspace,
+    run_id: str,
+    decision: str,
+    conditions: str | None,
+    note: str | None,
+    dpo_key_path: Path | None,
+    dpo_passphrase: str | Callable[[], str] | None,
+) -> dict[str, Any]:
+    """Record the DPO's decision on a run report: approve, approve_with_conditions or reject.
+
+    The decision record names the run, the SHA-256 of its report.json, the decision, conditions, note,
+    time and the DPO key's fingerprint; it is written to decision.json and signed with the DPO's
+    Ed25519 key (decision.sig), and report.html is rendered again to show it. report.json is not
+    touched. Refused if report.json is not what the run signed, if the key is not the workspace's DPO
+    key, or if the report already has a decision. ``dpo_passphrase`` may be a function that asks for it:
+    it is called only once the report is found to verify.
+    """
+    if decision not in DECISIONS:
+        raise SignOffError(f"decision must be one of {', '.join(DECISIONS)}")
+    if (decision == "approve_with_conditions") != bool(conditions and conditions.strip()):
+        raise SignOffError("conditions go with, and only with, an approval with conditions")
+    folder = ws.reports / run_id
+    if not (folder / REPORT).is_file():
+        raise SignOffError(f"no run report {folder / REPORT}")
+    try:
+        dpo_public = dpo_public_key(ws)
+    except PolicyError as exc:
+        raise SignOffError(str(exc)) from None
+    check = check_report(folder, dpo_public)
+    if check.problems:
+        raise SignOffError(f"{folder / REPORT} cannot be signed off: {'; '.join(check.problems)}")
+    if (folder / DECISION).exists():
+        made = check.decision or {}
+        raise SignOffError(
+            f"{folder / DECISION} exists ({made.get('decision', 'unreadable')}, {made.get('decided_at', '?')}"
+            f"{'; ' + check.decision_problem if check.decision_problem else ''}): a report is decided once"
+        )
+    passphrase = dpo_passphrase() if callable(dpo_passphrase) else dpo_passphrase
+    key = _dpo_private_key(ws, dpo_key_path, passphrase, dpo_public)
+    record = {
+        "decision_version": 1,
+        "run_id": run_id,
+        "report_sha256": check.sha256,
+        "release_id": check.release_id,
+        "decision": decision,
+        "conditions": conditions.strip() if conditions else None,
+        "note": note.strip() if note and note.strip() else None,
+        "decided_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "dpo_key_sha256": public_key_fingerprint(dpo_public),
+    }
+    body = json.dumps(record, indent=1, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+    (folder / DECISION_SIGNATURE).write_text(key.sign(decision_message(body)).hex() + "\n")
+    (folder / DECISION).write_bytes(body)
+    render_signed(folder)
+    return record
+
+
+def render_signed(folder: Path) -> Path:
+    """Render report.html again from report.json and the DPO's decision beside it; return its path."""
+    check = check_report(folder)
+    view = {
+        "report_sha256": check.sha256,
+        "problems": check.problems,
+        "decision": check.decision,
+        "decision_problem": check.decision_problem,
+        "approved": check.approved,
+    }
+    report = json.loads((folder / REPORT).read_text("utf-8"))
+    (folder / "report.html").write_text(render_html(report, view), "utf-8")
+    return folder / "report.html"
+
+
+def _dpo_private_key(
+    ws: Workspace, path: Path | None, passphrase: str | None, dpo_public: Ed25519PublicKey
+) -> Ed25519PrivateKey:
+    """Return the DPO's private key (default: keys/dpo.key.pem), checked against the workspace's DPO key."""
+    path = Path(path) if path else ws.keys / DPO_PRIVATE
+    try:
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=passphrase.encode("utf-8") if passphrase else None
+        )
+    except FileNotFoundError:
+        raise SignOffError(f"no DPO private key at {path}") from None
+    except (ValueError, TypeError):
+        raise SignOffError(f"{path}: cannot open the DPO key (wrong passphrase?)") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SignOffError(f"{path}: not an Ed25519 private key")
+    if public_key_fingerprint(key.public_key()) != public_key_fingerprint(dpo_public):
+        raise SignOffError(f"{path} is not the DPO key registered in {ws.keys / DPO_PUBLIC}")
+    return key
 
 
 def _bars(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -330,3 +487,66 @@ def _bars(report: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _field_inventory(
+    policy: Policy, facts: dict[str, Any], unexpected: dict[str, Any], text_scan: dict[str, Any]
+) -> dict[str, Any]:
+    """Return section C: every input field with its class and the treatment the policy applies."""
+    tables = (facts.get("aggregates") or {}).get("tables") or policy.tables
+    applied = policy.treatments
+    notes = {n: t for n, t in applied.items() if n.endswith(".notes")}
+    return {
+        "fields": inventory(policy.data["treatments"], policy.data.get("fields", {}), tables),
+        "treatments": TREATMENTS,
+        "policy_overrides": policy.data.get("fields", {}),
+        "dropped_by_policy": sorted(policy_drops(applied)),
+        "unused_by_release": unused_by_release(tables, applied),
+        "unexpected_fields": {"found": unexpected, "treatment": "reported and dropped, never passed on"},
+        "free_text": {
+            "treatment": next(iter(set(notes.values())))
+            if len(set(notes.values())) == 1
+            else "; ".join(f"{n}: {t}" for n, t in notes.items()),
+            "treatments": notes,
+            "detections": text_scan,
+        },
+    }
+
+
+def _linkage_by_partner(stored: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Return the linkage figures of the stored batches summed per partner."""
+    out: dict[str, dict[str, int]] = {}
+    for s in stored:
+        slot = out.setdefault(s["partner"], {})
+        for k, v in s["linkage"].items():
+            if isinstance(v, int):
+                slot[k] = slot.get(k, 0) + v
+    return out
+
+
+def _without_usable_identifier(stored: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return per partner the persons linked without their identifier (not quarantined: a passport or
+    birth certificate that fails its shape, an identifier of no linkable type, none at all), by type and
+    reason, and the fallback used: ``fallback`` (name and birth date) or ``none`` (own pseudonym)."""
+    counts: dict[str, dict[tuple[str, str, str], int]] = {}
+    for s in stored:
+        slot = counts.setdefault(s["partner"], {})
+        for row in s.get("unusable_identifiers") or []:
+            key = (row["id_type"], row["reason"], row["fallback"])
+            slot[key] = slot.get(key, 0) + int(row["persons"])
+    out: dict[str, dict[str, Any]] = {}
+    for partner, slot in counts.items():
+        by_reason: dict[str, int] = {}
+        by_fallback: dict[str, int] = {}
+        for (id_type, reason, fallback), n in sorted(slot.items()):
+            by_reason[f"{id_type}:{reason}"] = by_reason.get(f"{id_type}:{reason}", 0) + n
+            by_fallback[fallback] = by_fallback.get(fallback, 0) + n
+        out[partner] = {
+            "persons": sum(slot.values()),
+            "by_reason": by_reason,
+            "by_fallback": by_fallback,
+            "detail": [
+                {"id_type": t, "reason": r, "fallback": f, "persons": n} for (t, r, f), n in sorted(slot.items())
+            ],
+        }
+    return out
