@@ -695,9 +695,39 @@ def report_reject(run_id: str = RUN_ID, note: str = NOTE, dpo_key: Path = DPO_KE
     _decide(workspace, run_id, "reject", None, note, dpo_key)
 
 
-def main() -> None:
-    """Run the CLI (entry point for ``python -m flows.cli``)."""
-    app(prog_name="zakrila")
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI (the ``zakrila`` console script and ``python -m flows.cli``).
+
+    A usage error (a missing or malformed option) is one line too, like every other failure, with
+    exit code 2; ``--help`` and Click's own messages are unchanged.
+    """
+    import sys
+
+    try:  # typer vendors Click from 0.22 on; older versions use Click itself
+        from typer._click.exceptions import ClickException, UsageError
+    except ImportError:  # pragma: no cover
+        from click.exceptions import ClickException, UsageError  # type: ignore[assignment]
+
+    try:
+        code = typer.main.get_command(app).main(args=argv, prog_name="zakrila", standalone_mode=False)
+    except UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "zakrila"
+        hint = f" (see '{where} --help')"
+        console.print(
+            Text.assemble(("zakrila:", "bold red"), " ", f"{where}: {' '.join(exc.format_message().split())}{hint}"),
+            soft_wrap=True,
+            highlight=False,
+        )
+        sys.exit(2)
+    except typer.Abort:
+        console.print(Text.assemble(("zakrila:", "bold red"), " ", "aborted"), soft_wrap=True, highlight=False)
+        sys.exit(1)
+    except ClickException as exc:
+        console.print(
+            Text.assemble(("zakrila:", "bold red"), " ", " ".join(exc.format_message().split())), soft_wrap=True
+        )
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

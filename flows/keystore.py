@@ -408,6 +408,8 @@ def open_store(folder: Path, prompt: Callable[[], str] | None = None) -> KeyStor
             _secret_block(name), f"the Prefect Secret block {name!r} ({MASTER_KEYS_BLOCK_ENV})"
         )
     else:
+        if not (folder / FILE).exists():  # say so before asking for a passphrase
+            raise KeyStoreError(f"no key store at {folder}: create it with 'zakrila keys init'")
         store = KeyStore.unlock(folder, passphrase_from_environment(prompt))
     _UNLOCKED[folder] = store
     return store

@@ -167,3 +167,33 @@ def test_demo_refuses_a_workspace_that_is_a_file(tmp_path):
     (tmp_path / "ws").write_text("not a folder\n")
     result = runner.invoke(app, ["demo", "--workspace", str(tmp_path / "ws")])
     assert "is not a folder" in fails_with_one_line(result, 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["run", "--inbox", "x"], "Missing option '--workspace'"),
+        (["run", "--inbox", "x", "--workspace", "y", "--period", "2025", "--bogus"], "No such option: --bogus"),
+        (["frob"], "No such command 'frob'"),
+    ],
+)
+def test_the_console_script_gives_usage_errors_one_line_too(args, says):
+    """Click's usage errors (a missing or unknown option) come from the entry point, not a command."""
+    run = subprocess.run(
+        [sys.executable, "-c", "from flows.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"COLUMNS": "80"},
+    )
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zakrila: ") and says in lines[0], run.stderr
+
+
+def test_a_workspace_without_a_key_store_says_so_without_asking_for_a_passphrase(tmp_path):
+    result = runner.invoke(
+        app, ["keys", "show", "--workspace", str(tmp_path / "new")], env={"ZAKRILA_KEYSTORE_PASSPHRASE": ""}
+    )
+    line = fails_with_one_line(result, 1)
+    assert "no key store at" in line and "keys init" in line and "passphrase" not in result.output
