@@ -627,7 +627,11 @@ def ledger_seal(
 def subjects_erase(
     partner: str = typer.Option(..., help="The partner that holds the subject's record."),
     person_id: str = typer.Option(None, help="The partner's person ID of the subject."),
-    national_id: str = typer.Option(None, help="The subject's national ID (ЕГН, ЛНЧ, СНИЛС …)."),
+    national_id: str = typer.Option(
+        None,
+        help="The subject's national ID (ЕГН, ЛНЧ, СНИЛС …); '-' reads it from standard input (asked for "
+        "without echo at a terminal), so that it stays out of the process list and the shell's history.",
+    ),
     id_type: str = typer.Option("egn", help="egn, lnc, snils, passport or birth_certificate."),
     workspace: Path = WORKSPACE,
 ) -> None:
@@ -639,6 +643,14 @@ def subjects_erase(
     from schemas.partners import UnknownPartner
 
     ws = Workspace(workspace)
+    if national_id == "-":
+        import sys
+
+        national_id = (
+            str(typer.prompt("national ID", hide_input=True)) if sys.stdin.isatty() else sys.stdin.readline()
+        ).strip()
+        if not national_id:
+            _fail("no national ID on standard input", 2)
     try:
         entry = record(ws, open_store(ws.keys, prompt=_prompt_passphrase), partner, person_id, national_id, id_type)
     except (KeyStoreError, ErasureError, UnknownPartner) as exc:

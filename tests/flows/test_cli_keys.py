@@ -355,3 +355,22 @@ def test_subjects_erase_records_a_pseudonym_only(tmp_path):
     assert "1234567890" not in invalid.output
     unknown = cli("subjects", "erase", "--partner", "nowhere", "--person-id", "p1", "--workspace", ws.root)
     assert unknown.exit_code == 1 and len(load_register(ws)) == 2
+
+
+def test_a_national_id_can_come_from_standard_input_and_stays_off_the_command_line(tmp_path):
+    ws = prepare(tmp_path / "ws")
+    forget_unlocked()
+    piped = CliRunner().invoke(
+        app,
+        ["subjects", "erase", "--partner", "plovdiv-ksuds", "--national-id", "-", "--workspace", str(ws.root)],
+        input=f"{EGN}\n",
+    )
+    forget_unlocked()
+    assert piped.exit_code == 0, piped.output
+    keys = open_store(ws.keys)
+    expected = pl.DataFrame({"v": [f"egn:{EGN}"]}).select(pseudonym("v", keys.key("bg-central", "person")))["v"]
+    assert load_register(ws)[0]["pseudonym"] == expected.item()
+    assert EGN not in piped.output
+    empty = cli("subjects", "erase", "--partner", "plovdiv-ksuds", "--national-id", "-", "--workspace", ws.root)
+    assert empty.exit_code == 2 and empty.stderr.strip() == "zakrila: no national ID on standard input"
+    assert len(load_register(ws)) == 1
