@@ -6,6 +6,7 @@ Prefect is imported anywhere; the ephemeral Prefect server starts once per sessi
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,23 @@ for name in ("ZAKRILA_MASTER_KEYS", "ZAKRILA_MASTER_KEYS_BLOCK", "ZAKRILA_KEYSTO
     os.environ.pop(name, None)
 tempfile.tempdir = None  # re-read TMPDIR
 
+
+def _remove_session_root() -> None:
+    """Remove the session's folder (Prefect's home, temp files, workspaces) unless asked to keep it.
+
+    ``ZAKRILA_KEEP_TEST_FILES=1`` keeps it, to look at what a failing run wrote. Registered with
+    ``atexit`` before Prefect is imported, so it runs after Prefect's own clean-up of its temp folder.
+    """
+    import shutil
+
+    if os.environ.get("ZAKRILA_KEEP_TEST_FILES") == "1":
+        print(f"\nzakrila test files kept in {SESSION_ROOT}")
+        return
+    shutil.rmtree(SESSION_ROOT, ignore_errors=True)
+
+
+atexit.register(_remove_session_root)  # before Prefect's: runs after its clean-up
+
 from flows import settings  # noqa: E402,F401  (process defaults before Prefect)
 
 
@@ -44,16 +62,3 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remove the session's folder (Prefect's home, temp files, workspaces) unless asked to keep it.
-
-    ``ZAKRILA_KEEP_TEST_FILES=1`` keeps it, to look at what a failing run wrote.
-    """
-    import shutil
-
-    if os.environ.get("ZAKRILA_KEEP_TEST_FILES") == "1":
-        print(f"\nzakrila test files kept in {SESSION_ROOT}")
-        return
-    shutil.rmtree(SESSION_ROOT, ignore_errors=True)
