@@ -23,7 +23,7 @@ from jinja2 import Environment, select_autoescape
 from anonymise.keys import KeyStoreError, public_key_fingerprint
 from anonymise.policy import Policy, PolicyError
 from anonymise.treatments import TREATMENTS, inventory, policy_drops, unused_by_release
-from flows.governance import DPO_PRIVATE, DPO_PUBLIC, dpo_public_key
+from flows.governance import DPO_PRIVATE, DPO_PUBLIC, dpo_key_history, dpo_public_key
 from flows.publish import (
     DECISION,
     DECISION_SIGNATURE,
@@ -120,13 +120,13 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
                 ]
             completeness.setdefault(p, {})[name] = {"completeness": e["completeness"], "declined": e["declined"]}
     reconciles = all(v["received"] == v["accepted"] + v["quarantined"] for p in inputs.values() for v in p.values())
-    linkage = {s["partner"]: s["linkage"] for s in facts.get("stored", [])}
     text_scan = {s["partner"]: s["text_scan"] for s in facts.get("stored", [])}
     keys = facts["keys"]
     domains = [keys.info(d).__dict__ for d in facts["domains"]]
     release = facts.get("release")
     audit = facts.get("audit", {})
     signing = _signing_key_sha256(facts["keys"])
+    run_collisions = facts.get("collisions") or None  # {} when they could not be counted
     finished = datetime.now(UTC)
     report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
@@ -160,6 +160,7 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             "purpose": policy.data["policy"]["purpose"],
             "legal_basis": policy.data.get("legal_basis", {}),
             "dpia_reference": policy.data["policy"]["dpia_reference"],
+            "dpo_key": dpo_key_history(ws),
         },
         "input_batches": batches,
         "input_files": input_files,
@@ -192,7 +193,11 @@ def build_report(ws: Workspace, facts: dict[str, Any]) -> dict[str, Any]:
             },
             "without_usable_identifier": _without_usable_identifier(facts.get("stored", [])),
             "national": facts.get("aggregates", {}).get("national"),
-            "collisions": sum(v.get("collisions", 0) for v in linkage.values()),
+            # over the whole run, per domain and purpose (None: not computed, the run stopped before)
+            "collisions": run_collisions.get("collisions") if run_collisions else None,
+            "collisions_run": run_collisions,
+            # within each batch alone, summed over the batches (a pair across batches is counted above only)
+            "collisions_within_batches": sum(s["linkage"].get("collisions", 0) for s in facts.get("stored", [])),
             "erasure": facts.get("erasure"),
             "leak_scan": {
                 "store_cells_equal_to_a_clear_identifier": sum(
@@ -496,12 +501,15 @@ def _field_inventory(
     tables = (facts.get("aggregates") or {}).get("tables") or policy.tables
     applied = policy.treatments
     notes = {n: t for n, t in applied.items() if n.endswith(".notes")}
+    fields = inventory(policy.data["treatments"], policy.data.get("fields", {}), tables)
     return {
-        "fields": inventory(policy.data["treatments"], policy.data.get("fields", {}), tables),
+        "fields": fields,
         "treatments": TREATMENTS,
         "policy_overrides": policy.data.get("fields", {}),
         "dropped_by_policy": sorted(policy_drops(applied)),
         "unused_by_release": unused_by_release(tables, applied),
+        # every field collected (stored or not) that no output is made from
+        "collected_not_used": [f"{f['entity']}.{f['field']}" for f in fields if not f["used_by"]],
         "unexpected_fields": {"found": unexpected, "treatment": "reported and dropped, never passed on"},
         "free_text": {
             "treatment": next(iter(set(notes.values())))
