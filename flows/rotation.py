@@ -35,7 +35,9 @@ from typing import Any
 
 import polars as pl
 
+from anonymise.keys import KeyStoreError
 from anonymise.pseudonymise import pseudonymise_batch
+from flows import stages
 from flows.erasure import load_register, save_register
 from flows.ingest import LINE, ROW, BatchError, discover_batches, read_batch
 from flows.keystore import FILE as KEYSTORE_FILE
@@ -243,13 +245,76 @@ def dependents(ws: Workspace, domain: str, generation: int) -> list[str]:
     return out
 
 
+def jurisdictions_of(domain: str) -> list[str]:
+    """Return the jurisdictions whose store holds pseudonyms a domain's key makes."""
+    return sorted({PARTNERS[p].country for p in partners_of(domain) if p in PARTNERS})
+
+
+def _foreign_key(folder: Path, keys: KeyStore) -> bool:
+    """Return whether a store folder records a key this key store never held as it is (a foreign key).
+
+    Foreign: a domain the key store has no key for, a generation it does not hold (absent), or a
+    generation it holds with another secret (fingerprint). Not foreign: a folder left under a retired
+    or destroyed generation of this key store (a rotation re-keys, or keeps, it), or a folder that
+    records no keys (the map re-keys it only if it explains every pseudonym, i.e. this key store made them).
+    """
+    path = folder / STORE_KEYS
+    if not path.exists():
+        return False
+    try:
+        made = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        return True
+    if not isinstance(made, dict):
+        return True
+    held = set(keys.domains())
+    for domain, item in made.items():
+        if not isinstance(item, dict):
+            return True
+        name, _, gen = str(item.get("key_id", "")).rpartition("#")
+        if name != domain or not gen.isdigit() or domain not in held:
+            return True
+        state = keys.state(domain, int(gen))
+        if state == "absent":
+            return True
+        if state in ("current", "retired") and item.get("fingerprint") != keys.fingerprint(domain, int(gen)):
+            return True
+    return False
+
+
+def check_foreign_folders(ws: Workspace, keys: KeyStore, domain: str) -> None:
+    """Raise RotationError, naming the first and counting the rest, if the store of the domain's
+    jurisdiction(s) holds a folder made with a foreign key: re-keying would stamp it with the new generation.
+
+    ``stages.check_store`` says whether every folder was made with this key store's current keys; only its
+    foreign-key findings refuse a rotation (folders left under a retired generation are what a rotation
+    re-keys).
+    """
+    problems: list[str] = []
+    for jurisdiction in jurisdictions_of(domain):
+        try:
+            stages.check_store(ws, keys, jurisdiction)
+        except KeyStoreError:
+            problems += [
+                problem
+                for folder in stages.store_folders(ws, jurisdiction)
+                if _foreign_key(folder, keys)
+                and (problem := stages.store_key_problem(folder, keys, folder.parent.name))
+            ]
+    if problems:
+        more = f" (and {len(problems) - 1} more store folders)" if len(problems) > 1 else ""
+        raise RotationError(f"{problems[0]}{more}; no rotation: nothing was changed")
+
+
 def rotate(ws: Workspace, keys: KeyStore, domain: str, inbox: Path) -> dict[str, Any]:
     """Rotate a domain's key, re-key the store and register, make the new generation current.
 
     ``keys`` is updated in place once the new generation is committed. RotationError (or KeyStoreError)
-    before the commit leaves the key store, the store and the register as they were.
+    before the commit leaves the key store, the store and the register as they were; so does a store
+    folder of the domain's jurisdiction made with a foreign key (refused before anything is done).
     """
     keys.require([domain])
+    check_foreign_folders(ws, keys, domain)
     if keys.folder is None:
         raise RotationError("keys from the environment are read-only; rotate where the sealed store lives")
     folder = Path(keys.folder)

@@ -374,3 +374,17 @@ def test_a_national_id_can_come_from_standard_input_and_stays_off_the_command_li
     empty = cli("subjects", "erase", "--partner", "plovdiv-ksuds", "--national-id", "-", "--workspace", ws.root)
     assert empty.exit_code == 2 and empty.stderr.strip() == "zakrila: no national ID on standard input"
     assert len(load_register(ws)) == 1
+
+
+def test_rotation_refuses_a_store_folder_made_with_a_foreign_key_and_changes_nothing(ws, stored):
+    plovdiv = _folder(ws, "plovdiv-ksuds")
+    record = json.loads((plovdiv / "_keys.json").read_text("utf-8"))
+    record["bg-central"]["fingerprint"] = "0" * len(record["bg-central"]["fingerprint"])  # same ID, other secret
+    (plovdiv / "_keys.json").write_text(json.dumps(record), "utf-8")
+    keystore = (ws.keys / "keystore.json").read_bytes()
+    store = {p: p.read_bytes() for p in (ws.root / "store").rglob("*") if p.is_file()}
+    refused = cli("keys", "rotate", "--domain", "bg-central", "--inbox", stored["full"], "--workspace", ws.root)
+    _one_line_failure(refused, str(plovdiv), "holds another key with the ID bg-central#1", "nothing was changed")
+    assert (ws.keys / "keystore.json").read_bytes() == keystore
+    assert {p: p.read_bytes() for p in (ws.root / "store").rglob("*") if p.is_file()} == store
+    assert not (ws.keys / "rekey").exists()
