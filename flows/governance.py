@@ -226,9 +226,12 @@ def read_policy(ws: Workspace) -> Policy:
     return parse_policy(ws.policy.read_text("utf-8"), str(ws.policy))
 
 
-def approve(ws: Workspace, dpo_key_path: Path | None, dpo_passphrase: str | None) -> dict[str, str]:
-    """Sign the workspace policy with the DPO's private key; return the approval record."""
-    policy = read_policy(ws)
+def dpo_private_key(ws: Workspace, dpo_key_path: Path | None, dpo_passphrase: str | None) -> Ed25519PrivateKey:
+    """Return the DPO's private key (default: keys/dpo.key.pem); PolicyError unless it is the DPO key in force.
+
+    In force: registered in keys/dpo.pub.pem, and the key its change history ends with. Policy approval
+    and the sign-off of run reports both take the DPO's key from here.
+    """
     path = dpo_key_path or ws.keys / DPO_PRIVATE
     try:
         key = serialization.load_pem_private_key(
@@ -243,6 +246,13 @@ def approve(ws: Workspace, dpo_key_path: Path | None, dpo_passphrase: str | None
     if public_key_fingerprint(key.public_key()) != public_key_fingerprint(dpo_public_key(ws)):
         raise PolicyError(f"{path} is not the DPO key registered in {ws.keys / DPO_PUBLIC}")
     check_dpo_key(ws)
+    return key
+
+
+def approve(ws: Workspace, dpo_key_path: Path | None, dpo_passphrase: str | None) -> dict[str, str]:
+    """Sign the workspace policy with the DPO's private key; return the approval record."""
+    policy = read_policy(ws)
+    key = dpo_private_key(ws, dpo_key_path, dpo_passphrase)
     record = sign_approval(policy, key, datetime.now(UTC).replace(microsecond=0).isoformat())
     (ws.root / APPROVAL).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
     return record

@@ -16,14 +16,12 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from jinja2 import Environment, select_autoescape
 
 from anonymise.keys import KeyStoreError, public_key_fingerprint
 from anonymise.policy import Policy, PolicyError
 from anonymise.treatments import TREATMENTS, inventory, policy_drops, unused_by_release
-from flows.governance import DPO_PRIVATE, DPO_PUBLIC, dpo_key_history, dpo_public_key
+from flows.governance import dpo_key_history, dpo_private_key, dpo_public_key
 from flows.publish import (
     DECISION,
     DECISION_SIGNATURE,
@@ -423,7 +421,10 @@ def decide(
             f"{'; ' + check.decision_problem if check.decision_problem else ''}): a report is decided once"
         )
     passphrase = dpo_passphrase() if callable(dpo_passphrase) else dpo_passphrase
-    key = _dpo_private_key(ws, dpo_key_path, passphrase, dpo_public)
+    try:
+        key = dpo_private_key(ws, dpo_key_path, passphrase)
+    except PolicyError as exc:
+        raise SignOffError(str(exc)) from None
     record = {
         "decision_version": 1,
         "run_id": run_id,
@@ -455,26 +456,6 @@ def render_signed(folder: Path) -> Path:
     report = json.loads((folder / REPORT).read_text("utf-8"))
     (folder / "report.html").write_text(render_html(report, view), "utf-8")
     return folder / "report.html"
-
-
-def _dpo_private_key(
-    ws: Workspace, path: Path | None, passphrase: str | None, dpo_public: Ed25519PublicKey
-) -> Ed25519PrivateKey:
-    """Return the DPO's private key (default: keys/dpo.key.pem), checked against the workspace's DPO key."""
-    path = Path(path) if path else ws.keys / DPO_PRIVATE
-    try:
-        key = serialization.load_pem_private_key(
-            path.read_bytes(), password=passphrase.encode("utf-8") if passphrase else None
-        )
-    except FileNotFoundError:
-        raise SignOffError(f"no DPO private key at {path}") from None
-    except (ValueError, TypeError):
-        raise SignOffError(f"{path}: cannot open the DPO key (wrong passphrase?)") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SignOffError(f"{path}: not an Ed25519 private key")
-    if public_key_fingerprint(key.public_key()) != public_key_fingerprint(dpo_public):
-        raise SignOffError(f"{path} is not the DPO key registered in {ws.keys / DPO_PUBLIC}")
-    return key
 
 
 def _bars(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -206,3 +206,23 @@ def test_a_key_other_than_the_dpo_key_is_refused(ws, signed, tmp_path):
 
 def test_an_unknown_run_is_refused(ws):
     assert "no run report" in fails_with_one_line(_decide(ws, "run-19990101T000000Z-000000", "approve"), 1)
+
+
+def test_a_dpo_key_swapped_by_hand_cannot_sign_off(ws, signed, tmp_path):
+    """The sign-off takes the DPO's key where policy approval does: in force only if its history agrees."""
+    _, folder, run_id = _paths(ws, signed)
+    swapped = Ed25519PrivateKey.generate()
+    private = tmp_path / "swapped.key.pem"
+    private.write_bytes(
+        swapped.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(os.environ["ZAKRILA_DPO_PASSPHRASE"].encode()),
+        )
+    )
+    (ws / "keys" / "dpo.pub.pem").write_bytes(  # not through 'keys init --replace-dpo-key'
+        swapped.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    line = fails_with_one_line(_decide(ws, run_id, "approve", "--dpo-key", str(private)), 1)
+    assert "replaced without 'zakrila keys init --replace-dpo-key'" in line
+    assert not (folder / "decision.json").exists()
