@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from anonymise.policy import default_policy_text
+from anonymise.period import Period
+from anonymise.policy import Policy, default_policy_text
 from flows.governance import approve, init_governance
-from flows.keystore import KeyStore
+from flows.keystore import KeyStore, open_store
 from flows.stages import domains_for
 from flows.workspace import Workspace
 
@@ -42,3 +45,22 @@ def t04_totals(release_dir: Path | str, *, but: str | None = None) -> pl.DataFra
     t04 = pl.read_csv(Path(release_dir) / "T04.csv", infer_schema=False)
     dims = [d for d in ("geo", "partner", "service", "age_band", "sex") if d != but]
     return t04.filter(*(pl.col(d) == "_T" for d in dims), pl.col("measure") == "unique_persons")
+
+
+def report_facts(
+    ws: Workspace, policy: Policy, check: dict[str, Any], stored: dict[str, Any], **more: Any
+) -> dict[str, Any]:
+    """Return the facts ``flows.report.build_report`` needs for one checked and stored batch (``more`` adds)."""
+    return {
+        "policy": policy,
+        "period": Period.parse("2025"),
+        "run_id": "run-20260115T000000Z-000000",
+        "checks": [check],
+        "stored": [stored],
+        "keys": open_store(ws.keys),
+        "domains": domains_for("bg"),
+        "started": datetime(2026, 1, 15, tzinfo=UTC),
+        "operator": "staff:test",
+        "jurisdiction": "bg",
+        **more,
+    }

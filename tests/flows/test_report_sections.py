@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from anonymise.period import Period
 from flows.governance import DPO_PUBLIC, approved_policy, dpo_key_history
 from flows.ingest import Batch
-from flows.keystore import forget_unlocked, open_store
+from flows.keystore import forget_unlocked
 from flows.report import build_report, render_html
-from flows.stages import check_batch, domains_for, pseudonymise_stage
+from flows.stages import check_batch, pseudonymise_stage
 from flows.workspace import Workspace
 from tests.batches import PERSONS, write_batch
-from tests.workspaces import prepare
+from tests.workspaces import prepare, report_facts
 
 PERIOD = Period.parse("2025")
 TODAY = datetime(2026, 1, 15, tzinfo=UTC)
@@ -72,19 +72,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _facts(ws: Workspace, small: dict[str, Any], **more: Any) -> dict[str, Any]:
-    return {
-        "policy": small["policy"],
-        "period": PERIOD,
-        "run_id": RUN_ID,
-        "checks": [small["check"]],
-        "stored": [small["stored"]],
-        "keys": open_store(ws.keys),
-        "domains": domains_for("bg"),
-        "started": TODAY,
-        "operator": "staff:test",
-        "jurisdiction": "bg",
-        **more,
-    }
+    return report_facts(ws, small["policy"], small["check"], small["stored"], **more)
 
 
 def _html(report: dict[str, Any]) -> str:

@@ -21,13 +21,12 @@ from anonymise.pseudonymise import DomainKeys, pseudonymise_batch
 from anonymise.treatments import KEY_COLUMNS, STORE_COLUMNS, TABLE_NEEDS, apply_to_store
 from flows.governance import approve, approved_policy
 from flows.ingest import Batch, discover_batches, read_batch
-from flows.keystore import open_store
 from flows.report import build_report
-from flows.stages import aggregate_stage, check_batch, domains_for, pseudonymise_stage
+from flows.stages import aggregate_stage, check_batch, pseudonymise_stage
 from flows.workspace import Workspace
 from schemas.partners import PARTNERS
 from tests.batches import PERSONS, write_batch
-from tests.workspaces import prepare
+from tests.workspaces import prepare, report_facts
 
 PERIOD = Period.parse("2025")
 TODAY = datetime(2026, 1, 15, tzinfo=UTC)
@@ -206,20 +205,9 @@ def test_a_policy_dropping_a_field_a_listed_table_needs_cannot_be_approved(tmp_p
 
 
 def _report(dropped: dict[str, Any]) -> dict[str, Any]:
-    ws: Workspace = dropped["ws"]
-    facts = {
-        "policy": dropped["policy"],
-        "period": PERIOD,
-        "run_id": "run-20260115T000000Z-000000",
-        "checks": [dropped["check"]],
-        "stored": [dropped["stored"]],
-        "keys": open_store(ws.keys),
-        "domains": domains_for("bg"),
-        "started": TODAY,
-        "operator": "staff:test",
-        "jurisdiction": "bg",
-    }
-    return build_report(ws, facts)
+    return build_report(
+        dropped["ws"], report_facts(dropped["ws"], dropped["policy"], dropped["check"], dropped["stored"])
+    )
 
 
 def test_section_c_prints_the_treatment_applied(dropped) -> None:
