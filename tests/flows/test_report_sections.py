@@ -27,7 +27,6 @@ from tests.workspaces import prepare, report_facts
 
 PERIOD = Period.parse("2025")
 TODAY = datetime(2026, 1, 15, tzinfo=UTC)
-RUN_ID = "run-20260115T000000Z-000000"
 COLLISIONS = {
     "batches": 1,
     "by_domain": {
