@@ -96,10 +96,10 @@ def check_contract(batch: Batch, workspace: Path, today: date) -> dict[str, Any]
 
 @stage("pseudonymise")
 def pseudonymise(
-    batch: Batch, workspace: Path, period: Period, jurisdiction: str, run_id: str, keep_notes: bool
+    batch: Batch, workspace: Path, period: Period, jurisdiction: str, run_id: str, treatments: dict[str, str]
 ) -> dict[str, Any]:
-    """Pseudonymise a batch's accepted rows into the store."""
-    result = stages.pseudonymise_stage(batch, Workspace(workspace), period, jurisdiction, run_id, keep_notes)
+    """Pseudonymise a batch's accepted rows into the store, under the run's approved treatments."""
+    result = stages.pseudonymise_stage(batch, Workspace(workspace), period, jurisdiction, run_id, treatments)
     get_run_logger().info("%s: stored %s", batch.key, result["rows"])
     return result
 
@@ -138,10 +138,11 @@ def aggregate(
     tables: list[str],
     method: str,
     coverage: list[dict[str, str]],
+    treatments: dict[str, str],
 ) -> dict[str, Any]:
     """Build the release tables from the pseudonymised store (and what the disclosure method needs)."""
     return stages.aggregate_stage(
-        Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables, method, coverage
+        Workspace(workspace), jurisdiction, period, batches, quality, run_id, tables, method, coverage, treatments
     )
 
 
@@ -267,7 +268,7 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
     try:  # scratch files and the run's fingerprint key go, whatever happens
         checks = [check_contract(b, ws.root, started.date()) for b in batches]
         good = [b for b, c in zip(batches, checks, strict=True) if c["status"] == "checked"]
-        stored = [pseudonymise(b, ws.root, the_period, jurisdiction, run_id, policy.keeps_scrubbed_notes) for b in good]
+        stored = [pseudonymise(b, ws.root, the_period, jurisdiction, run_id, policy.treatments) for b in good]
         batch_keys = [f"{b.partner_id}/{b.batch_id}" for b in good]
         facts: dict[str, Any] = {
             "run_id": run_id,
@@ -305,7 +306,16 @@ def run_pipeline(inbox: Path, workspace: Path, period: str, jurisdiction: str = 
         ]
         coverage = [{"partner": c["partner"], "batch": c["batch"], "status": c["status"]} for c in checks]
         aggregates = aggregate(
-            ws.root, jurisdiction, the_period, batch_keys, quality, run_id, tables, policy.method, coverage
+            ws.root,
+            jurisdiction,
+            the_period,
+            batch_keys,
+            quality,
+            run_id,
+            tables,
+            policy.method,
+            coverage,
+            policy.treatments,
         )
         protected = control_disclosure(ws.root, run_id, policy, tables, jurisdiction, the_period)
         protection, history, control = protected["tables"], protected["history"], protected["control"]

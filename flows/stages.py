@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -397,12 +398,18 @@ def pseudonymise_stage(
     period: Period,
     jurisdiction: str,
     run_id: str | None = None,
-    keep_scrubbed_notes: bool = False,
+    treatments: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Pseudonymise a checked batch's accepted rows into the store; return linkage and scan figures."""
+    """Pseudonymise a checked batch's accepted rows into the store; return linkage and scan figures.
+
+    ``treatments`` (``entity.field`` → treatment) are those of the policy the run approved when it
+    started, so that every batch of a run is treated alike; without them, the workspace's approved
+    policy is read (PolicyError if it was changed and not approved again).
+    """
     keys = open_store(ws.keys)
     out = ws.store(jurisdiction, period.label) / batch.partner_id / batch.batch_id
     check_store_keys(out, keys, batch.partner_id)
+    treatments = store_treatments(ws) if treatments is None else treatments
     raw = read_batch(batch)
     qfolder = ws.quarantine(batch.partner_id, batch.batch_id)
     accepted: dict[str, pl.DataFrame] = {}
@@ -416,11 +423,11 @@ def pseudonymise_stage(
         period.end,
         national_citizenship=partner(batch.partner_id).country,
         language=partner(batch.partner_id).country,
-        keep_scrubbed_notes=keep_scrubbed_notes,
+        keep_scrubbed_notes="scrub_then_keep" in treatments.values(),
         stand_in_key=_stand_in_key(run_id) if run_id is not None else None,
     )
     # the policy's treatments: a dropped field (or notes not kept) leaves before anything is stored
-    result.frames = apply_to_store(result.frames, store_treatments(ws))
+    result.frames = apply_to_store(result.frames, treatments)
     identifiers = clear_values(accepted, DIRECT_IDENTIFIERS)
     clear_hits = cells_equal_to(result.frames, identifiers)
     if clear_hits:
@@ -568,10 +575,12 @@ def aggregate_stage(
     tables: list[str],
     method: str = "suppression",
     coverage: list[dict[str, str]] | None = None,
+    treatments: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Build the release tables from the store and write them (unprotected) to the run's scratch.
 
-    ``coverage`` lists every batch of the run with its status (read or unreadable), for T11.
+    ``coverage`` lists every batch of the run with its status (read or unreadable), for T11;
+    ``treatments`` are the run's (see :func:`pseudonymise_stage`; None: the approved policy's).
 
     The perturbative methods need more than the counts, and get it here, beside each table: the cell
     key method each cell's cell key (``cellkeys/``), differential privacy the *(person, atomic codes)*
@@ -626,9 +635,8 @@ def aggregate_stage(
             for measure, frame in rows.items():
                 frame.select("unit", *SPECS[table_id].dimensions).write_parquet(folder / f"{measure}.parquet")
     # a field the policy drops is not described in T11 either (its completeness, its declined rate)
-    build_t11(without_fields(quality, policy_drops(store_treatments(ws))), period, coverage).write_parquet(
-        work / "T11.parquet"
-    )
+    treatments = store_treatments(ws) if treatments is None else treatments
+    build_t11(without_fields(quality, policy_drops(treatments)), period, coverage).write_parquet(work / "T11.parquet")
     spread = (
         persons.with_columns(pl.lit(batches[0]).alias("_b"))
         if len(batches) == 1
@@ -718,8 +726,8 @@ def tables_for(policy: Policy, jurisdiction: str) -> list[str]:
 def store_treatments(ws: Workspace) -> dict[str, str]:
     """Return the treatment of every field under the workspace's approved policy (``entity.field`` → name).
 
-    Read again where the store is written, so that what is stored is what the DPO approved: an edited or
-    unapproved policy stops the stage (PolicyError) as it stops the run.
+    For a stage called on its own: what is stored is what the DPO approved, and an edited or unapproved
+    policy stops the stage (PolicyError) as it stops a run.
     """
     from flows.governance import approved_policy
 

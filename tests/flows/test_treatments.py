@@ -151,7 +151,7 @@ def dropped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     batch = Batch("ruse-svetilnik", "b1", folder)
     check = check_batch(batch, ws, TODAY.date())
     policy, _ = approved_policy(ws)
-    stored = pseudonymise_stage(batch, ws, PERIOD, "bg", None, policy.keeps_scrubbed_notes)
+    stored = pseudonymise_stage(batch, ws, PERIOD, "bg", None, policy.treatments)
     return {"ws": ws, "policy": policy, "check": check, "stored": stored}
 
 
@@ -191,6 +191,19 @@ def test_an_unapproved_change_of_treatment_stops_the_store_stage(tmp_path: Path)
     with pytest.raises(PolicyError, match="changed after the DPO approved it"):
         pseudonymise_stage(batch, ws, PERIOD, "bg")
     assert not (ws.store("bg", PERIOD.label) / "ruse-svetilnik" / "b1" / "persons.parquet").exists()
+
+
+def test_a_run_treats_its_batches_by_the_policy_it_approved_at_its_start(tmp_path: Path) -> None:
+    """The run passes its approved treatments to the stage: a policy edited meanwhile changes nothing."""
+    ws = prepare(tmp_path / "ws")
+    folder = write_batch(tmp_path / "inbox")
+    batch = Batch("ruse-svetilnik", "b1", folder)
+    check_batch(batch, ws, TODAY.date())
+    at_start = approved_policy(ws)[0].treatments | {"persons.minority": "drop"}
+    ws.policy.write_text(ws.policy.read_text("utf-8").replace("threshold = 5", "threshold = 3"), "utf-8")
+    pseudonymise_stage(batch, ws, PERIOD, "bg", None, at_start)
+    persons = pl.read_parquet(ws.store("bg", PERIOD.label) / "ruse-svetilnik" / "b1" / "persons.parquet")
+    assert "minority" not in persons.columns and "disability" in persons.columns
 
 
 def test_a_policy_dropping_a_field_a_listed_table_needs_cannot_be_approved(tmp_path: Path) -> None:
